@@ -1,0 +1,241 @@
+/*
+ * cache store — atomic, immutable-where-it-must-be file storage.
+ *
+ * Every call works relative to a descriptor on the root (openat and
+ * friends), so a rename of the root folder under a running server cannot
+ * make modgate write elsewhere, and no call ever builds a path that leaves
+ * the root: rel comes validated from modpath and we refuse to follow a
+ * symlink at its last element.
+ */
+#include "cache/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TMP_DIR ".tmp"
+
+struct cache_store {
+	int root_fd;
+	char root[PATH_MAX];
+	unsigned long seq; /* loop thread only: temp names */
+};
+
+static int mkdir_p(int root_fd, const char *path)
+{
+	char buf[PATH_MAX];
+	char *p;
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -1;
+	memcpy(buf, path, len + 1);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdirat(root_fd, buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdirat(root_fd, buf, 0755) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int mkdir_root(const char *root)
+{
+	char buf[PATH_MAX];
+	char *p;
+	size_t len = strlen(root);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, root, len + 1);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void clean_tmp(int root_fd)
+{
+	int fd = openat(root_fd, TMP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			unlinkat(fd, de->d_name, 0);
+	closedir(d);
+}
+
+struct cache_store *cache_store_open(const char *root, char *err, size_t errlen)
+{
+	struct cache_store *s;
+
+	if (strlen(root) >= PATH_MAX) {
+		snprintf(err, errlen, "cache directory path too long");
+		return NULL;
+	}
+	if (mkdir_root(root) < 0) {
+		snprintf(err, errlen, "cannot create cache directory %s: %s", root, strerror(errno));
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(s->root, sizeof(s->root), "%s", root);
+	s->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->root_fd < 0) {
+		snprintf(err, errlen, "cannot open cache directory %s: %s", root, strerror(errno));
+		goto err_free;
+	}
+	if (mkdirat(s->root_fd, TMP_DIR, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s/%s: %s", root, TMP_DIR, strerror(errno));
+		goto err_close;
+	}
+	if (faccessat(s->root_fd, TMP_DIR, W_OK, 0) < 0) {
+		snprintf(err, errlen, "cache directory %s is not writable: %s", root,
+			 strerror(errno));
+		goto err_close;
+	}
+	clean_tmp(s->root_fd);
+	return s;
+
+err_close:
+	close(s->root_fd);
+err_free:
+	free(s);
+	return NULL;
+}
+
+void cache_store_free(struct cache_store *s)
+{
+	if (!s)
+		return;
+	close(s->root_fd);
+	free(s);
+}
+
+const char *cache_store_root(const struct cache_store *s)
+{
+	return s->root;
+}
+
+int cache_open(struct cache_store *s, const char *rel, struct cache_stat *st)
+{
+	struct stat sb;
+	int fd = openat(s->root_fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		errno = ENOENT;
+		return -1;
+	}
+	st->size = sb.st_size;
+	st->mtime = sb.st_mtime;
+	return fd;
+}
+
+int cache_temp_create(struct cache_store *s, char *name, size_t namelen, char *err, size_t errlen)
+{
+	int fd;
+
+	snprintf(name, namelen, "%s/%ld-%lu.tmp", TMP_DIR, (long)getpid(), ++s->seq);
+	fd = openat(s->root_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		snprintf(err, errlen, "cannot create temp file in %s/%s: %s", s->root, TMP_DIR,
+			 strerror(errno));
+	return fd;
+}
+
+void cache_temp_discard(struct cache_store *s, const char *name)
+{
+	unlinkat(s->root_fd, name, 0);
+}
+
+static int fsync_parent(int root_fd, const char *rel)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(rel, '/');
+	int fd, rc;
+
+	if (!slash)
+		return fsync(root_fd);
+	if ((size_t)(slash - rel) >= sizeof(dir))
+		return -1;
+	memcpy(dir, rel, slash - rel);
+	dir[slash - rel] = '\0';
+	fd = openat(root_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+enum cache_commit_result cache_commit(struct cache_store *s, int fd, const char *name,
+				      const char *rel, int immutable, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(rel, '/');
+
+	if (fsync(fd) < 0) {
+		snprintf(err, errlen, "fsync %s: %s", name, strerror(errno));
+		goto fail;
+	}
+	if (slash) {
+		if ((size_t)(slash - rel) >= sizeof(dir)) {
+			snprintf(err, errlen, "path too long: %s", rel);
+			goto fail;
+		}
+		memcpy(dir, rel, slash - rel);
+		dir[slash - rel] = '\0';
+		if (mkdir_p(s->root_fd, dir) < 0) {
+			snprintf(err, errlen, "mkdir %s/%s: %s", s->root, dir, strerror(errno));
+			goto fail;
+		}
+	}
+	if (renameat2(s->root_fd, name, s->root_fd, rel, immutable ? RENAME_NOREPLACE : 0) < 0) {
+		if (errno == EEXIST) {
+			unlinkat(s->root_fd, name, 0);
+			return CACHE_EXISTS;
+		}
+		snprintf(err, errlen, "rename into %s/%s: %s", s->root, rel, strerror(errno));
+		goto fail;
+	}
+	/* The rename is durable only once the folder holding it is synced. */
+	if (fsync_parent(s->root_fd, rel) < 0) {
+		snprintf(err, errlen, "fsync folder of %s: %s", rel, strerror(errno));
+		return CACHE_COMMIT_ERROR;
+	}
+	return CACHE_COMMITTED;
+fail:
+	unlinkat(s->root_fd, name, 0);
+	return CACHE_COMMIT_ERROR;
+}

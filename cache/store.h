@@ -1,0 +1,69 @@
+/*
+ * cache store — the on-disk cache, laid out as a valid GOPROXY tree:
+ *   <root>/<escaped module>/@v/<escaped version>.info|.mod|.zip, @v/list
+ *   <root>/<escaped module>/@latest
+ * beside modgate's own files in dot-folders (.tmp for files being written).
+ * Module paths never have an element starting with a dot, so the two never
+ * meet, and GOPROXY=file://<root> works as it is.
+ *
+ * Files are written to .tmp, fsynced and renamed into place; nothing is ever
+ * modified in place. Immutable objects are committed with RENAME_NOREPLACE so
+ * a committed version is never overwritten.
+ *
+ * Threading: the store is created and freed on the loop thread; after that
+ * its fields never change, so cache_commit may run on worker threads while
+ * the loop uses the other functions.
+ *
+ * Paths ("rel") are relative to the root and must come from modpath (already
+ * validated: no "..", no absolute path, no empty element).
+ */
+#ifndef MODGATE_CACHE_STORE_H
+#define MODGATE_CACHE_STORE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct cache_store;
+
+struct cache_stat {
+	off_t size;
+	time_t mtime; /* when the object was committed */
+};
+
+/* Opens (creating if needed) the cache at root and empties its .tmp folder
+ * of files a previous run left half-written. NULL with err filled on
+ * failure. Loop thread. */
+struct cache_store *cache_store_open(const char *root, char *err, size_t errlen);
+
+void cache_store_free(struct cache_store *s);
+
+/* The root path given to cache_store_open (borrowed). */
+const char *cache_store_root(const struct cache_store *s);
+
+/* Opens the committed object rel for reading. Returns a descriptor the
+ * caller owns and fills *st, or -1 (errno ENOENT when absent). Loop thread. */
+int cache_open(struct cache_store *s, const char *rel, struct cache_stat *st);
+
+/* Creates a new empty temp file in .tmp. Returns a read-write descriptor
+ * the caller owns and writes its name (relative to the root) into name, or
+ * -1 with err filled. Loop thread. */
+int cache_temp_create(struct cache_store *s, char *name, size_t namelen, char *err, size_t errlen);
+
+/* Removes a temp file that will not be committed. Any thread. */
+void cache_temp_discard(struct cache_store *s, const char *name);
+
+enum cache_commit_result {
+	CACHE_COMMITTED = 0,
+	CACHE_EXISTS = 1, /* immutable object already committed: temp discarded, original kept */
+	CACHE_COMMIT_ERROR = -1,
+};
+
+/* Makes the temp file name (written through fd, which stays the caller's)
+ * the object rel: fsync, create parent folders, rename, fsync the folder.
+ * With immutable set an existing object is kept and the temp discarded.
+ * Blocking: run it on a worker thread. */
+enum cache_commit_result cache_commit(struct cache_store *s, int fd, const char *name,
+				      const char *rel, int immutable, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,440 @@
+/*
+ * flight — single-flight upstream fetches streaming into the cache.
+ *
+ * Life of a flight:
+ *   join (first waiter) -> try upstream 0 -> on 404/410 or a fall-through
+ *   error try the next -> 200: STREAMING, bytes go to the temp file and
+ *   waiters are poked -> complete and length-checked: COMPLETE, a worker
+ *   commits -> commit done: leave the index, free when the last waiter goes.
+ *   Any other end: FAILED with a status and a line for the client.
+ *
+ * Once a waiter may have sent body bytes, a broken transfer is final for
+ * this flight: a client must get an error, never bytes from two upstreams.
+ */
+#include "proxy/flight.h"
+
+#include "cache/negcache.h"
+#include "cache/store.h"
+#include "proxy/config.h"
+#include "proxy/fetch.h"
+#include "proxy/log.h"
+#include "proxy/modpath.h"
+#include "proxy/strmap.h"
+#include "proxy/worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BODY_ERR_MAX 511
+
+static void try_next(struct flight *f);
+
+static void flight_unref(struct flight *f)
+{
+	if (--f->refs > 0)
+		return;
+	if (strmap_get(f->env->flights, f->rel) == f)
+		strmap_del(f->env->flights, f->rel);
+	if (f->body_fd >= 0)
+		close(f->body_fd);
+	event_free(f->notify_ev);
+	free(f);
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	struct flight *f = arg;
+	struct flight_waiter *w, *next;
+
+	(void)fd;
+	(void)what;
+	/* A waiter may leave (and the flight lose its last reference) while we
+	 * walk the list: hold one ourselves. */
+	f->refs++;
+	for (w = TAILQ_FIRST(&f->waiters); w; w = next) {
+		next = TAILQ_NEXT(w, link);
+		w->notify(w);
+	}
+	flight_unref(f);
+}
+
+static void poke(struct flight *f)
+{
+	event_active(f->notify_ev, EV_TIMEOUT, 1);
+}
+
+/* The flight no longer holds itself alive: its fetch and commit are over. */
+static void deactivate(struct flight *f)
+{
+	if (!f->active)
+		return;
+	f->active = 0;
+	flight_unref(f);
+}
+
+static void one_line(char *dst, size_t dstlen, const char *src, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && src[n] != '\n' && src[n] != '\r' && src[n] != '\0')
+		n++;
+	if (n >= dstlen)
+		n = dstlen - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void fail(struct flight *f, int status, int answered, const char *msg)
+{
+	f->state = FLIGHT_FAILED;
+	f->status = status;
+	f->answered = answered;
+	snprintf(f->message, sizeof(f->message), "%s", msg);
+	if (answered)
+		cache_neg_put(f->env->neg, f->rel, status, msg, time(NULL),
+			      f->env->cfg->negative_ttl_s);
+	/* Out of the index now, so the next request starts afresh (or hits
+	 * the negative cache) instead of joining a dead flight. */
+	if (strmap_get(f->env->flights, f->rel) == f)
+		strmap_del(f->env->flights, f->rel);
+	poke(f);
+	deactivate(f);
+}
+
+static void drop_body(struct flight *f)
+{
+	if (f->body_fd >= 0) {
+		close(f->body_fd);
+		f->body_fd = -1;
+		cache_temp_discard(f->env->store, f->tmp_name);
+	}
+	f->written = 0;
+	f->content_length = -1;
+}
+
+static int on_response(void *arg, long status, off_t content_length)
+{
+	struct flight *f = arg;
+	char err[256];
+
+	f->http_status = (int)status;
+	f->body_err_len = 0;
+	if (status != 200)
+		return 0;
+	f->body_fd = cache_temp_create(f->env->store, f->tmp_name, sizeof(f->tmp_name), err,
+				       sizeof(err));
+	if (f->body_fd < 0) {
+		log_error("flight %s: %s", f->rel, err);
+		return -1;
+	}
+	f->content_length = content_length;
+	return 0;
+}
+
+static int on_data(void *arg, const char *buf, size_t len)
+{
+	struct flight *f = arg;
+	ssize_t n;
+
+	if (f->http_status != 200) {
+		/* Keep the start of an error body: its first line goes to the
+		 * client, so the go command prints the upstream's reason. */
+		size_t room = BODY_ERR_MAX - f->body_err_len;
+
+		if (len > room)
+			len = room;
+		memcpy(f->body_err + f->body_err_len, buf, len);
+		f->body_err_len += len;
+		f->body_err[f->body_err_len] = '\0';
+		return 0;
+	}
+	if (f->content_length >= 0 && f->written + (off_t)len > f->content_length) {
+		log_warn("flight %s: upstream sent more than its Content-Length", f->rel);
+		return -1;
+	}
+	while (len > 0) {
+		n = write(f->body_fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_error("flight %s: writing temp file: %s", f->rel, strerror(errno));
+			return -1;
+		}
+		buf += n;
+		len -= n;
+		f->written += n;
+	}
+	if (f->state == FLIGHT_WAITING)
+		f->state = FLIGHT_STREAMING;
+	poke(f);
+	return 0;
+}
+
+struct commit_job {
+	struct flight *f;
+	struct cache_store *store;
+	int fd;
+	char tmp_name[96];
+	char rel[FLIGHT_REL_MAX + 1];
+	int immutable;
+	enum cache_commit_result result;
+	char err[512];
+};
+
+static void commit_run(void *arg)
+{
+	struct commit_job *j = arg;
+
+	j->result = cache_commit(j->store, j->fd, j->tmp_name, j->rel, j->immutable, j->err,
+				 sizeof(j->err));
+}
+
+static void commit_done(void *arg)
+{
+	struct commit_job *j = arg;
+	struct flight *f = j->f;
+
+	switch (j->result) {
+	case CACHE_COMMITTED:
+		f->env->commits++;
+		cache_neg_forget(f->env->neg, f->rel);
+		log_debug("cached %s (%lld bytes)", f->rel, (long long)f->written);
+		break;
+	case CACHE_EXISTS:
+		log_warn("%s was already in the cache; kept the committed copy", f->rel);
+		break;
+	case CACHE_COMMIT_ERROR:
+		log_error("could not cache %s: %s", f->rel, j->err);
+		break;
+	}
+	free(j);
+	if (strmap_get(f->env->flights, f->rel) == f)
+		strmap_del(f->env->flights, f->rel);
+	deactivate(f);
+}
+
+static void start_commit(struct flight *f)
+{
+	struct commit_job *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		log_error("could not cache %s: out of memory", f->rel);
+		deactivate(f);
+		return;
+	}
+	j->f = f;
+	j->store = f->env->store;
+	j->fd = f->body_fd;
+	j->immutable = f->immutable;
+	snprintf(j->tmp_name, sizeof(j->tmp_name), "%s", f->tmp_name);
+	snprintf(j->rel, sizeof(j->rel), "%s", f->rel);
+	if (worker_submit(f->env->workers, commit_run, commit_done, j) < 0) {
+		free(j);
+		cache_temp_discard(f->env->store, f->tmp_name);
+		deactivate(f);
+	}
+}
+
+static void on_done(void *arg, enum fetch_result res, long status, const char *errmsg)
+{
+	struct flight *f = arg;
+	const struct config_upstream *up = &f->env->cfg->upstreams[f->upstream];
+	char msg[1024];
+	int timeout = res == FETCH_TIMEOUT;
+
+	f->fetch = NULL;
+	if (res == FETCH_OK && status == 200) {
+		if (f->content_length >= 0 && f->written != f->content_length) {
+			res = FETCH_BROKEN;
+			errmsg = "body shorter than its Content-Length";
+		} else {
+			f->state = FLIGHT_COMPLETE;
+			poke(f);
+			start_commit(f);
+			return;
+		}
+	}
+	if (f->state == FLIGHT_STREAMING) {
+		/* Waiters may have sent bytes already: this flight is over. */
+		log_warn("upstream %s broke off %s after %lld bytes: %s", up->url, f->rel,
+			 (long long)f->written, errmsg);
+		drop_body(f);
+		snprintf(msg, sizeof(msg), "modgate: upstream %.200s broke off %.300s: %.300s", up->url,
+			 f->rel, errmsg);
+		fail(f, 502, 0, msg);
+		return;
+	}
+	drop_body(f);
+	if (res == FETCH_OK && (status == 404 || status == 410)) {
+		f->last_answer = (int)status;
+		if (f->body_err_len > 0)
+			one_line(f->last_answer_msg, sizeof(f->last_answer_msg), f->body_err,
+				 f->body_err_len);
+		else
+			snprintf(f->last_answer_msg, sizeof(f->last_answer_msg),
+				 "not found: %.300s (upstream %.150s: %ld)", f->rel, up->url,
+				 status);
+		f->upstream++;
+		try_next(f);
+		return;
+	}
+	if (res == FETCH_OK) {
+		char line[256];
+
+		one_line(line, sizeof(line), f->body_err, f->body_err_len);
+		snprintf(msg, sizeof(msg), "modgate: upstream %.200s answered %ld for %.300s%s%.250s", up->url,
+			 status, f->rel, line[0] ? ": " : "", line);
+	} else {
+		snprintf(msg, sizeof(msg), "modgate: upstream %.200s: %s: %.300s", up->url,
+			 fetch_result_str(res), errmsg);
+	}
+	log_warn("%s", msg + strlen("modgate: "));
+	if (up->fallthrough_any && f->upstream + 1 < f->env->cfg->n_upstreams) {
+		f->upstream++;
+		try_next(f);
+		return;
+	}
+	fail(f, timeout ? 504 : 502, 0, msg);
+}
+
+static const struct fetch_callbacks flight_fetch_cb = {
+	.on_response = on_response,
+	.on_data = on_data,
+	.on_done = on_done,
+};
+
+static void try_next(struct flight *f)
+{
+	const struct config *cfg = f->env->cfg;
+	const struct config_upstream *up;
+	struct fetch_opts opts = {
+		.connect_timeout_ms = cfg->connect_timeout_ms,
+		.idle_timeout_ms = cfg->idle_timeout_ms,
+	};
+	char url[sizeof(up->url) + 3 * sizeof(f->rel) + 2];
+	char esc[3 * sizeof(f->rel)];
+	char msg[1024];
+
+	/* A version may hold bytes a URL cannot carry as they are ('#', '%'). */
+	if (modpath_url_escape(f->rel, esc, sizeof(esc)) < 0) {
+		fail(f, 400, 0, "modgate: path too long");
+		return;
+	}
+
+	for (; f->upstream < cfg->n_upstreams; f->upstream++) {
+		up = &cfg->upstreams[f->upstream];
+		if (up->kind == CONFIG_UP_OFF) {
+			fail(f, 403, 0, "modgate: module lookup disabled by GOPROXY=off");
+			return;
+		}
+		if (up->kind == CONFIG_UP_DIRECT) {
+			/* An answer from a proxy before "direct" says more than we can. */
+			if (f->last_answer) {
+				fail(f, f->last_answer, 1, f->last_answer_msg);
+			} else {
+				snprintf(msg, sizeof(msg),
+					 "modgate: %.400s is not on any upstream proxy; this modgate does "
+					 "not fetch from version control (direct)",
+					 f->module);
+				fail(f, 404, 0, msg);
+			}
+			return;
+		}
+		snprintf(url, sizeof(url), "%s/%s", up->url, esc);
+		f->fetch = fetch_start(f->env->fetch, url, &opts, &flight_fetch_cb, f);
+		if (f->fetch) {
+			f->env->upstream_requests++;
+			return;
+		}
+		log_error("could not start a transfer to %s", url);
+	}
+	if (f->last_answer)
+		fail(f, f->last_answer, 1, f->last_answer_msg);
+	else
+		fail(f, 502, 0, "modgate: no upstream could be asked");
+}
+
+int flight_join(struct flight_env *env, const char *rel, const char *module, int immutable,
+		struct flight_waiter *w)
+{
+	struct flight *f = strmap_get(env->flights, rel);
+
+	if (!f) {
+		f = calloc(1, sizeof(*f));
+		if (!f)
+			return -1;
+		f->env = env;
+		f->body_fd = -1;
+		f->content_length = -1;
+		f->immutable = immutable;
+		snprintf(f->rel, sizeof(f->rel), "%s", rel);
+		snprintf(f->module, sizeof(f->module), "%s", module);
+		TAILQ_INIT(&f->waiters);
+		f->notify_ev = event_new(env->base, -1, 0, on_notify, f);
+		if (!f->notify_ev || strmap_put(env->flights, rel, f) < 0) {
+			if (f->notify_ev)
+				event_free(f->notify_ev);
+			free(f);
+			return -1;
+		}
+		f->active = 1;
+		f->refs = 1;
+	}
+	w->flight = f;
+	TAILQ_INSERT_TAIL(&f->waiters, w, link);
+	f->refs++;
+	/* Only now may the flight fail, with w holding it alive. */
+	if (f->active && !f->fetch && f->state == FLIGHT_WAITING)
+		try_next(f);
+	/* A late joiner may find the flight already streaming or finished:
+	 * let it catch up from the next loop turn. */
+	if (f->state != FLIGHT_WAITING)
+		poke(f);
+	return 0;
+}
+
+void flight_leave(struct flight_waiter *w)
+{
+	struct flight *f = w->flight;
+
+	if (!f)
+		return;
+	TAILQ_REMOVE(&f->waiters, w, link);
+	w->flight = NULL;
+	flight_unref(f);
+}
+
+static int cancel_one(const char *key, void *value, void *arg)
+{
+	struct flight *f = value;
+
+	(void)key;
+	(void)arg;
+	if (f->fetch) {
+		fetch_cancel(f->fetch);
+		f->fetch = NULL;
+		drop_body(f);
+		f->state = FLIGHT_FAILED;
+		f->status = 503;
+		snprintf(f->message, sizeof(f->message), "modgate: shutting down");
+		poke(f);
+		/* Removed from the index by the sweep; drop the fetch's hold. */
+		f->active = 0;
+		f->refs--;
+		if (f->refs == 0) {
+			close(f->body_fd);
+			event_free(f->notify_ev);
+			free(f);
+		}
+		return 1;
+	}
+	return 0;
+}
+
+void flight_cancel_all(struct flight_env *env)
+{
+	strmap_sweep(env->flights, cancel_one, NULL);
+}

@@ -1,0 +1,112 @@
+/*
+ * flight — one upstream fetch per cache object, however many clients ask.
+ *
+ * The first request for an object that is not in the cache starts a flight;
+ * every request for the same object while it runs joins it as a waiter. The
+ * flight walks the upstream list (GOPROXY semantics: 404/410 move on; other
+ * errors move on only after a '|'), writes a 200 body into one temp file as
+ * it arrives, and tells its waiters how far it has got so each can stream
+ * the growing file to its client. When the body is complete and
+ * length-checked a worker fsyncs and renames it into the cache.
+ *
+ * Ownership: the loop thread owns every flight. A flight lives while its
+ * fetch or commit runs or any waiter is attached, and frees itself after the
+ * last of those ends. Waiters are owned by their requests; they must leave
+ * before they die. Waiters are notified from a zero-delay event, never from
+ * inside flight_join, a libcurl callback or another waiter's notification.
+ */
+#ifndef MODGATE_FLIGHT_H
+#define MODGATE_FLIGHT_H
+
+#include <event2/event.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "proxy/config-t.h"
+#include "proxy/modpath.h"
+
+/* Longest cache path of one object: module, "/@v/", version, suffix. */
+#define FLIGHT_REL_MAX (2 * MODPATH_ESC_MAX + 16)
+
+struct fetch_ctx;
+struct fetch;
+struct cache_store;
+struct cache_neg;
+struct worker_pool;
+struct strmap;
+
+/* What every flight needs; owned by the server, borrowed by flights. */
+struct flight_env {
+	struct event_base *base;
+	const struct config *cfg;
+	struct fetch_ctx *fetch;
+	struct cache_store *store;
+	struct cache_neg *neg;
+	struct worker_pool *workers;
+	struct strmap *flights; /* rel -> struct flight *, owned by this module */
+	unsigned long upstream_requests; /* counters, for logs and tests */
+	unsigned long commits;
+};
+
+enum flight_state {
+	FLIGHT_WAITING,   /* no usable answer yet */
+	FLIGHT_STREAMING, /* 200 from an upstream; body arriving in the temp file */
+	FLIGHT_COMPLETE,  /* 200; whole, length-checked body in the temp file */
+	FLIGHT_FAILED,    /* no body: status and message say why */
+};
+
+struct flight_waiter;
+typedef void (*flight_notify_fn)(struct flight_waiter *w);
+
+struct flight_waiter {
+	flight_notify_fn notify;
+	struct flight *flight; /* set by flight_join, NULL after flight_leave */
+	TAILQ_ENTRY(flight_waiter) link;
+};
+
+/* Waiters may read these fields from their notify callback. */
+struct flight {
+	enum flight_state state;
+	int body_fd;          /* the temp file holding the body so far */
+	off_t written;        /* bytes of body in body_fd */
+	off_t content_length; /* from the upstream, -1 when not announced */
+	int status;           /* FLIGHT_FAILED: the status for the client */
+	int answered;         /* FLIGHT_FAILED: status is an upstream's answer (404/410), not a failure */
+	char message[512];    /* FLIGHT_FAILED: one line for the client */
+
+	/* Private to flight.c. */
+	struct flight_env *env;
+	char rel[FLIGHT_REL_MAX + 1];
+	char module[MODPATH_MAX + 1];
+	int immutable;
+	int upstream; /* index into cfg->upstreams of the one being tried */
+	struct fetch *fetch;
+	char tmp_name[96];
+	int http_status; /* of the current attempt */
+	char body_err[512]; /* start of a non-200 body */
+	size_t body_err_len;
+	int last_answer;    /* 404/410 seen from an earlier upstream, else 0 */
+	char last_answer_msg[512];
+	int active;         /* fetch or commit running: holds a reference */
+	int refs;
+	struct event *notify_ev;
+	TAILQ_HEAD(, flight_waiter) waiters;
+};
+
+/* Attaches w to the flight for rel (escaped cache path of module), starting
+ * one if none runs. immutable says whether the object may be replaced once
+ * committed. w is borrowed until flight_leave. 0, or -1 if no flight could
+ * be created (out of memory or temp space); w->notify then never runs.
+ * Loop thread; safe from inside libevhtp callbacks. */
+int flight_join(struct flight_env *env, const char *rel, const char *module, int immutable,
+		struct flight_waiter *w);
+
+/* Detaches w. The flight keeps running for the cache if others need it or
+ * its fetch is still going. Idempotent. Loop thread, also from inside w's
+ * own notify callback. */
+void flight_leave(struct flight_waiter *w);
+
+/* Cancels every flight's fetch (waiters are told FAILED) — for shutdown. */
+void flight_cancel_all(struct flight_env *env);
+
+#endif

@@ -1,0 +1,182 @@
+/*
+ * modgate — command line: serve, or check a configuration.
+ *
+ * Settings come, each overriding the one before, from built-in defaults, the
+ * go command's environment (GOPROXY, GONOPROXY, GOPRIVATE), the INI file
+ * given with --config, and the --listen / --cache-dir flags.
+ */
+#include "proxy/config.h"
+#include "proxy/log.h"
+#include "proxy/server.h"
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MODGATE_VERSION "0.1.0"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: modgate [serve] [options]   serve the GOPROXY protocol\n"
+		"       modgate -t [-c FILE]        check a configuration and print it\n"
+		"\n"
+		"options:\n"
+		"  -c, --config FILE      INI configuration (optional; see etc/modgate.ini)\n"
+		"  -l, --listen ADDR:PORT listen address (default 127.0.0.1:8080)\n"
+		"  -d, --cache-dir DIR    cache directory, a valid GOPROXY tree\n"
+		"                         (default $MODGATE_CACHE, $XDG_CACHE_HOME/modgate,\n"
+		"                         ~/.cache/modgate, or /var/cache/modgate)\n"
+		"      --log-level LEVEL  debug, info, warn or error (default info)\n"
+		"  -t, --test             check the configuration, print the result, exit\n"
+		"  -h, --help             this text\n"
+		"  -V, --version          print the version\n"
+		"\n"
+		"Without a file, upstreams come from GOPROXY and GONOPROXY/GOPRIVATE,\n"
+		"read with the go command's syntax and meaning.\n");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	(void)what;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopexit(base, NULL);
+}
+
+static int serve(const struct config *cfg)
+{
+	struct event_base *base;
+	struct server *srv;
+	struct event *sigint, *sigterm;
+	char err[1024];
+	int i;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "modgate: cannot initialise libcurl\n");
+		return 1;
+	}
+	base = event_base_new();
+	if (!base) {
+		fprintf(stderr, "modgate: cannot create the event loop\n");
+		return 1;
+	}
+	srv = server_new(base, cfg, err, sizeof(err));
+	if (!srv) {
+		fprintf(stderr, "modgate: %s\n", err);
+		event_base_free(base);
+		curl_global_cleanup();
+		return 1;
+	}
+	sigint = evsignal_new(base, SIGINT, on_signal, base);
+	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+	event_add(sigint, NULL);
+	event_add(sigterm, NULL);
+	for (i = 0; i < cfg->n_upstreams; i++) {
+		const struct config_upstream *up = &cfg->upstreams[i];
+
+		log_info("upstream %d: %s%s", i + 1,
+			 up->kind == CONFIG_UP_URL      ? up->url
+			 : up->kind == CONFIG_UP_DIRECT ? "direct"
+							: "off",
+			 up->fallthrough_any ? " (|: any error moves on)" : "");
+	}
+	log_info("modgate %s listening on http://%s:%d cache %s", MODGATE_VERSION,
+		 cfg->listen_host, server_port(srv), cfg->cache_dir);
+	event_base_dispatch(base);
+	event_free(sigint);
+	event_free(sigterm);
+	server_free(srv);
+	event_base_free(base);
+	curl_global_cleanup();
+	log_info("stopped");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"listen", required_argument, NULL, 'l'},
+		{"cache-dir", required_argument, NULL, 'd'},
+		{"log-level", required_argument, NULL, 'L'},
+		{"test", no_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct config cfg;
+	const char *config_file = NULL, *listen = NULL, *cache_dir = NULL;
+	enum log_level level;
+	char err[1024];
+	int opt, check_only = 0;
+
+	config_init_defaults(&cfg);
+	while ((opt = getopt_long(argc, argv, "c:l:d:thV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_file = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'd':
+			cache_dir = optarg;
+			break;
+		case 'L':
+			if (log_parse_level(optarg, &level) < 0) {
+				fprintf(stderr, "modgate: unknown log level %s\n", optarg);
+				return 2;
+			}
+			log_set_level(level);
+			break;
+		case 't':
+			check_only = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("modgate %s\n", MODGATE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc && strcmp(argv[optind], "serve") == 0)
+		optind++;
+	if (optind < argc) {
+		fprintf(stderr, "modgate: unknown command %s\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (config_apply_env(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "modgate: environment: %s\n", err);
+		return 1;
+	}
+	if (config_file && config_load_file(&cfg, config_file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "modgate: %s\n", err);
+		return 1;
+	}
+	if (listen && config_parse_listen(listen, cfg.listen_host, sizeof(cfg.listen_host),
+					  &cfg.listen_port, err, sizeof(err)) < 0) {
+		fprintf(stderr, "modgate: --listen: %s\n", err);
+		return 1;
+	}
+	if (cache_dir)
+		snprintf(cfg.cache_dir, sizeof(cfg.cache_dir), "%s", cache_dir);
+	if (check_only) {
+		config_dump(&cfg, stdout);
+		fprintf(stderr, "modgate: configuration %s is valid\n",
+			config_file ? config_file : "(environment and defaults)");
+		return 0;
+	}
+	return serve(&cfg);
+}

@@ -1,0 +1,617 @@
+/*
+ * server — GOPROXY over libevhtp.
+ *
+ * A request is answered in one of four ways, cheapest first:
+ *   hit       the object is committed (and fresh, if mutable): headers, then
+ *             the file handed to the socket with sendfile;
+ *   negative  every upstream said 404/410 a moment ago: that answer again;
+ *   miss      join the object's flight, pause the request, and stream the
+ *             temp file to the client as the flight's notifications arrive
+ *             and as the socket drains (on_write);
+ *   stale     the flight failed, but an expired copy of mutable metadata is
+ *             on disk: serve it, marked "X-Modgate-Cache: STALE".
+ *
+ * A streamed response announces the upstream's Content-Length, so a flight
+ * that breaks off mid-body is seen by the client as a short read: we close
+ * the connection rather than ever send a short body that looks whole.
+ */
+#include "proxy/server.h"
+
+#include "cache/negcache.h"
+#include "cache/store.h"
+#include "proxy/config.h"
+#include "proxy/fetch.h"
+#include "proxy/flight.h"
+#include "proxy/log.h"
+#include "proxy/modpath.h"
+#include "proxy/strmap.h"
+#include "proxy/worker.h"
+
+#include <errno.h>
+#include <evhtp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* How much of a streamed body may sit in a socket's output buffer: enough
+ * to keep a fast client busy, little enough that 200 slow ones cost little
+ * (the bytes are file segments, not copies, in any case). */
+#define STREAM_HIGH_WATER (512 * 1024)
+#define STREAM_CHUNK (1024 * 1024)
+
+/* One per client connection, so shutdown can close them all. */
+struct client_conn {
+	evhtp_connection_t *conn;
+	struct server *srv;
+	LIST_ENTRY(client_conn) link;
+};
+
+struct server {
+	struct event_base *base;
+	struct config cfg;
+	evhtp_t *htp;
+	int port;
+	int connections;
+	LIST_HEAD(, client_conn) clients;
+	struct flight_env env;
+};
+
+/* One per paused request; freed in on_request_fini. */
+struct request_ctx {
+	struct server *srv;
+	evhtp_request_t *req;
+	struct flight_waiter waiter;
+	enum modpath_kind kind;
+	int head;
+	int immutable;
+	int started;  /* response headers sent */
+	int finished; /* last body byte queued (or the connection dropped) */
+	int chunked;
+	off_t sent;
+	int stale_fd; /* expired copy of mutable metadata, or -1 */
+	off_t stale_size;
+	int hooked; /* our on_write hook is set on the connection */
+};
+
+static const char *content_type(enum modpath_kind kind)
+{
+	switch (kind) {
+	case MODPATH_INFO:
+	case MODPATH_LATEST:
+		return "application/json";
+	case MODPATH_ZIP:
+		return "application/zip";
+	case MODPATH_LIST:
+	case MODPATH_MOD:
+		break;
+	}
+	return "text/plain; charset=utf-8";
+}
+
+static void add_header(evhtp_request_t *req, const char *key, const char *val)
+{
+	evhtp_headers_add_header(req->headers_out, evhtp_header_new(key, val, 0, 1));
+}
+
+static void add_length(evhtp_request_t *req, off_t len)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", (long long)len);
+	add_header(req, "Content-Length", buf);
+}
+
+static struct evbuffer *output_of(evhtp_request_t *req)
+{
+	return bufferevent_get_output(evhtp_connection_get_bev(evhtp_request_get_connection(req)));
+}
+
+static int is_head(evhtp_request_t *req)
+{
+	return evhtp_request_get_method(req) == htp_method_HEAD;
+}
+
+/* Sends status with one line of text: what the go command shows its user. */
+static void reply_text(evhtp_request_t *req, int status, const char *cache_state, const char *line)
+{
+	size_t len = strlen(line);
+
+	add_header(req, "Content-Type", "text/plain; charset=utf-8");
+	add_header(req, "Cache-Control", "no-store");
+	if (cache_state)
+		add_header(req, "X-Modgate-Cache", cache_state);
+	if (is_head(req)) {
+		add_length(req, (off_t)len + 1);
+	} else {
+		evbuffer_add(req->buffer_out, line, len);
+		evbuffer_add(req->buffer_out, "\n", 1);
+	}
+	evhtp_send_reply(req, status);
+}
+
+/* Queues len bytes of fd from off on the socket, without copying them
+ * (sendfile). fd stays the caller's. 0 or -1. */
+static int queue_file(struct evbuffer *out, int fd, off_t off, off_t len)
+{
+	struct evbuffer_file_segment *seg;
+	int d, rc;
+
+	if (len == 0)
+		return 0;
+	d = dup(fd);
+	if (d < 0)
+		return -1;
+	seg = evbuffer_file_segment_new(d, off, len, EVBUF_FS_CLOSE_ON_FREE);
+	if (!seg) {
+		close(d);
+		return -1;
+	}
+	rc = evbuffer_add_file_segment(out, seg, 0, len);
+	evbuffer_file_segment_free(seg); /* the buffer holds its own reference */
+	return rc;
+}
+
+/* Ends a response that cannot be completed: the connection closes once what
+ * is queued has gone out, so the client sees fewer bytes than announced (or
+ * no last chunk) and reports an error instead of trusting a short body.
+ * Safe from any callback: libevhtp does the closing from its own. */
+static void cut_short(evhtp_request_t *req)
+{
+	/* Not evhtp_request_set_keepalive(req, 0): a no-op in libevhtp 1.2.18. */
+	evhtp_request_disable_flag(req, EVHTP_REQ_FLAG_KEEPALIVE);
+	evhtp_send_reply_end(req);
+	bufferevent_trigger(evhtp_connection_get_bev(evhtp_request_get_connection(req)), EV_WRITE,
+			    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void add_cache_headers(struct server *s, evhtp_request_t *req, int immutable,
+			      const char *state)
+{
+	char buf[64];
+
+	if (immutable)
+		snprintf(buf, sizeof(buf), "public, max-age=31536000, immutable");
+	else
+		snprintf(buf, sizeof(buf), "public, max-age=%d", s->cfg.list_ttl_s);
+	add_header(req, "Cache-Control", buf);
+	add_header(req, "X-Modgate-Cache", state);
+}
+
+/* Sends a whole committed file; takes fd. */
+static void reply_file(struct server *s, evhtp_request_t *req, enum modpath_kind kind,
+		       int immutable, const char *state, int fd, off_t size)
+{
+	add_header(req, "Content-Type", content_type(kind));
+	add_cache_headers(s, req, immutable, state);
+	add_length(req, size);
+	evhtp_send_reply(req, EVHTP_RES_OK);
+	if (!is_head(req) && queue_file(output_of(req), fd, 0, size) < 0) {
+		log_error("cannot queue a cached file: %s", strerror(errno));
+		cut_short(req);
+	}
+	close(fd);
+}
+
+static evhtp_res on_write(evhtp_connection_t *conn, void *arg);
+
+static void unhook(struct request_ctx *c)
+{
+	if (!c->hooked)
+		return;
+	evhtp_connection_unset_hook(evhtp_request_get_connection(c->req), evhtp_hook_on_write);
+	c->hooked = 0;
+}
+
+static evhtp_res on_request_fini(evhtp_request_t *req, void *arg)
+{
+	struct request_ctx *c = arg;
+
+	/* Runs once per request, but tolerate a second call. */
+	evhtp_request_unset_hook(req, evhtp_hook_on_request_fini);
+	if (!c)
+		return EVHTP_RES_OK;
+	unhook(c);
+	flight_leave(&c->waiter);
+	if (c->stale_fd >= 0)
+		close(c->stale_fd);
+	free(c);
+	return EVHTP_RES_OK;
+}
+
+/* The request is answered: hand the connection back to libevhtp. */
+static void resume(struct request_ctx *c)
+{
+	evhtp_request_resume(c->req);
+}
+
+static void abort_stream(struct request_ctx *c, const char *why)
+{
+	log_warn("cutting a response short: %s", why);
+	c->finished = 1;
+	flight_leave(&c->waiter);
+	cut_short(c->req);
+}
+
+/* Queues as much of the flight's body as the socket can take. */
+static void pump(struct request_ctx *c)
+{
+	struct flight *f = c->waiter.flight;
+	struct evbuffer *out;
+	off_t n;
+	int last;
+
+	if (!f || c->finished)
+		return;
+	if (f->state == FLIGHT_FAILED) {
+		abort_stream(c, f->message);
+		return;
+	}
+	out = output_of(c->req);
+	while (c->sent < f->written && evbuffer_get_length(out) < STREAM_HIGH_WATER) {
+		n = f->written - c->sent;
+		if (n > STREAM_CHUNK)
+			n = STREAM_CHUNK;
+		last = !c->chunked && c->sent + n == f->content_length;
+		/* libevhtp finishes a request when its output drains with the
+		 * FINISHED flag set: set it before the last bytes go out. */
+		if (last)
+			evhtp_send_reply_end(c->req);
+		if (c->chunked)
+			evbuffer_add_printf(out, "%llx\r\n", (unsigned long long)n);
+		if (queue_file(out, f->body_fd, c->sent, n) < 0) {
+			abort_stream(c, strerror(errno));
+			return;
+		}
+		if (c->chunked)
+			evbuffer_add(out, "\r\n", 2);
+		c->sent += n;
+		if (last)
+			c->finished = 1;
+	}
+	if (c->chunked && f->state == FLIGHT_COMPLETE && c->sent == f->written) {
+		evhtp_send_reply_end(c->req);
+		evbuffer_add(out, "0\r\n\r\n", 5);
+		c->finished = 1;
+	}
+	if (c->finished) {
+		/* Every byte is queued from its own descriptor: the flight is
+		 * no longer needed by this request. */
+		flight_leave(&c->waiter);
+	}
+}
+
+static evhtp_res on_write(evhtp_connection_t *conn, void *arg)
+{
+	struct request_ctx *c = arg;
+
+	(void)conn;
+	pump(c);
+	return EVHTP_RES_OK;
+}
+
+static void start_stream(struct request_ctx *c)
+{
+	struct flight *f = c->waiter.flight;
+	evhtp_request_t *req = c->req;
+	evhtp_connection_t *conn = evhtp_request_get_connection(req);
+
+	add_header(req, "Content-Type", content_type(c->kind));
+	add_cache_headers(c->srv, req, c->immutable, "MISS");
+	if (f->content_length >= 0) {
+		add_length(req, f->content_length);
+	} else {
+		/* The upstream did not say how long: chunked, so an early end
+		 * still reads as an error on the client. */
+		add_header(req, "Transfer-Encoding", "chunked");
+		c->chunked = 1;
+	}
+	c->started = 1;
+	if (f->content_length == 0) {
+		evhtp_send_reply(req, EVHTP_RES_OK);
+		c->finished = 1;
+		flight_leave(&c->waiter);
+		resume(c);
+		return;
+	}
+	/* evhtp adds "Content-Length: 0" to a reply with neither header. */
+	evhtp_send_reply_start(req, EVHTP_RES_OK);
+	evhtp_connection_set_hook(conn, evhtp_hook_on_write, (evhtp_hook)on_write, c);
+	c->hooked = 1;
+	resume(c);
+	pump(c);
+}
+
+static void reply_failure(struct request_ctx *c)
+{
+	struct flight *f = c->waiter.flight;
+	int fd = c->stale_fd;
+
+	/* Mutable metadata that is merely old beats an error when no upstream
+	 * could answer; a 404/410 is an answer and wins over the old copy. */
+	if (fd >= 0 && !f->answered && f->status >= 500) {
+		log_warn("serving stale %s: %s", f->rel, f->message);
+		c->stale_fd = -1;
+		reply_file(c->srv, c->req, c->kind, 0, "STALE", fd, c->stale_size);
+	} else {
+		reply_text(c->req, f->status, "MISS", f->message);
+	}
+	flight_leave(&c->waiter);
+	c->finished = 1;
+	resume(c);
+}
+
+static void on_flight(struct flight_waiter *w)
+{
+	struct request_ctx *c = (struct request_ctx *)((char *)w - offsetof(struct request_ctx, waiter));
+	struct flight *f = w->flight;
+
+	if (c->started) {
+		pump(c);
+		return;
+	}
+	switch (f->state) {
+	case FLIGHT_WAITING:
+		return;
+	case FLIGHT_FAILED:
+		reply_failure(c);
+		return;
+	case FLIGHT_STREAMING:
+		/* A HEAD reply needs the length, which a chunked upstream tells
+		 * only at the end. */
+		if (c->head && f->content_length < 0)
+			return;
+		break;
+	case FLIGHT_COMPLETE:
+		break;
+	}
+	if (c->head) {
+		add_header(c->req, "Content-Type", content_type(c->kind));
+		add_cache_headers(c->srv, c->req, c->immutable, "MISS");
+		add_length(c->req, f->content_length >= 0 ? f->content_length : f->written);
+		evhtp_send_reply(c->req, EVHTP_RES_OK);
+		c->started = c->finished = 1;
+		flight_leave(w);
+		resume(c);
+		return;
+	}
+	start_stream(c);
+}
+
+static int build_rel(const struct modpath_req *mp, char *rel, size_t len)
+{
+	static const char *ext[] = {
+		[MODPATH_INFO] = ".info", [MODPATH_MOD] = ".mod", [MODPATH_ZIP] = ".zip"};
+	int n;
+
+	switch (mp->kind) {
+	case MODPATH_LIST:
+		n = snprintf(rel, len, "%s/@v/list", mp->esc_module);
+		break;
+	case MODPATH_LATEST:
+		n = snprintf(rel, len, "%s/@latest", mp->esc_module);
+		break;
+	default:
+		n = snprintf(rel, len, "%s/@v/%s%s", mp->esc_module, mp->esc_version,
+			     ext[mp->kind]);
+		break;
+	}
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+static void on_request(evhtp_request_t *req, void *arg)
+{
+	struct server *s = arg;
+	struct modpath_req mp;
+	struct cache_stat st;
+	const struct cache_neg_entry *neg;
+	struct request_ctx *c;
+	char rel[FLIGHT_REL_MAX + 1];
+	char err[512];
+	int status, fd, immutable;
+	htp_method method = evhtp_request_get_method(req);
+	const char *path = req->uri && req->uri->path ? req->uri->path->full : NULL;
+	time_t now = time(NULL);
+
+	if (method != htp_method_GET && method != htp_method_HEAD) {
+		add_header(req, "Allow", "GET, HEAD");
+		reply_text(req, 405, NULL, "modgate: only GET and HEAD are served");
+		return;
+	}
+	if (!path) {
+		reply_text(req, 400, NULL, "modgate: no request path");
+		return;
+	}
+	if (strncmp(path, "/sumdb/", 7) == 0) {
+		/* 404 sends the go command to its checksum database directly. */
+		reply_text(req, 404, NULL,
+			   "modgate: this modgate does not proxy checksum databases; ask the "
+			   "database directly");
+		return;
+	}
+	if (modpath_parse_request(path, &mp, &status, err, sizeof(err)) < 0) {
+		char line[600];
+
+		snprintf(line, sizeof(line), "modgate: %s", err);
+		reply_text(req, status, NULL, line);
+		return;
+	}
+	if (build_rel(&mp, rel, sizeof(rel)) < 0) {
+		reply_text(req, 400, NULL, "modgate: request path too long");
+		return;
+	}
+	immutable = mp.kind != MODPATH_LIST && mp.kind != MODPATH_LATEST && mp.canonical;
+	fd = cache_open(s->env.store, rel, &st);
+	if (fd >= 0 && (immutable || now - st.mtime < s->cfg.list_ttl_s)) {
+		reply_file(s, req, mp.kind, immutable, "HIT", fd, st.size);
+		return;
+	}
+	neg = cache_neg_get(s->env.neg, rel, now);
+	if (neg) {
+		if (fd >= 0)
+			close(fd);
+		reply_text(req, neg->status, "NEGATIVE", neg->body);
+		return;
+	}
+	if (config_is_noproxy(&s->cfg, mp.module)) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, sizeof(err),
+			 "modgate: %.400s matches GONOPROXY: it is never fetched through a proxy",
+			 mp.module);
+		reply_text(req, 404, NULL, err);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		if (fd >= 0)
+			close(fd);
+		reply_text(req, 503, NULL, "modgate: out of memory");
+		return;
+	}
+	c->srv = s;
+	c->req = req;
+	c->kind = mp.kind;
+	c->head = method == htp_method_HEAD;
+	c->immutable = immutable;
+	c->stale_fd = fd;
+	c->stale_size = fd >= 0 ? st.size : 0;
+	c->waiter.notify = on_flight;
+	if (flight_join(&s->env, rel, mp.module, immutable, &c->waiter) < 0) {
+		if (fd >= 0)
+			close(fd);
+		free(c);
+		reply_text(req, 503, NULL, "modgate: cannot start an upstream fetch (out of memory)");
+		return;
+	}
+	evhtp_request_set_hook(req, evhtp_hook_on_request_fini, (evhtp_hook)on_request_fini, c);
+	evhtp_request_pause(req);
+}
+
+static evhtp_res on_connection_fini(evhtp_connection_t *conn, void *arg)
+{
+	struct client_conn *cc = arg;
+
+	(void)conn;
+	cc->srv->connections--;
+	LIST_REMOVE(cc, link);
+	free(cc);
+	return EVHTP_RES_OK;
+}
+
+static evhtp_res on_accept(evhtp_connection_t *conn, void *arg)
+{
+	struct server *s = arg;
+	struct client_conn *cc;
+
+	if (s->connections >= s->cfg.max_connections) {
+		log_warn("refusing a connection: %d open (server.max_connections)",
+			 s->connections);
+		return EVHTP_RES_ERROR;
+	}
+	cc = calloc(1, sizeof(*cc));
+	if (!cc)
+		return EVHTP_RES_ERROR;
+	cc->conn = conn;
+	cc->srv = s;
+	LIST_INSERT_HEAD(&s->clients, cc, link);
+	s->connections++;
+	evhtp_connection_set_hook(conn, evhtp_hook_on_connection_fini,
+				  (evhtp_hook)on_connection_fini, cc);
+	return EVHTP_RES_OK;
+}
+
+static int bound_port(evhtp_t *htp)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	evutil_socket_t fd = evconnlistener_get_fd(htp->server);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+struct server *server_new(struct event_base *base, const struct config *cfg, char *err,
+			  size_t errlen)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	char addr[300];
+	struct timeval read_to = {.tv_sec = 120}, write_to = {.tv_sec = 120};
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->base = base;
+	s->cfg = *cfg;
+	LIST_INIT(&s->clients);
+	s->env.base = base;
+	s->env.cfg = &s->cfg;
+	s->env.store = cache_store_open(cfg->cache_dir, err, errlen);
+	if (!s->env.store)
+		goto fail;
+	s->env.neg = cache_neg_new(100000);
+	s->env.flights = strmap_new();
+	s->env.fetch = fetch_ctx_new(base);
+	s->env.workers = worker_pool_new(base, cfg->workers);
+	s->htp = evhtp_new(base, NULL);
+	if (!s->env.neg || !s->env.flights || !s->env.fetch || !s->env.workers || !s->htp) {
+		snprintf(err, errlen, "cannot set up the server (out of memory or threads)");
+		goto fail;
+	}
+	evhtp_set_gencb(s->htp, on_request, s);
+	evhtp_set_post_accept_cb(s->htp, on_accept, s);
+	evhtp_set_timeouts(s->htp, &read_to, &write_to);
+	/* Clients send GET and HEAD: a body is never needed. */
+	evhtp_set_max_body_size(s->htp, 64 * 1024);
+	/* libevhtp takes "ipv6:" for IPv6 literals; "" is every address. */
+	if (!cfg->listen_host[0])
+		snprintf(addr, sizeof(addr), "0.0.0.0");
+	else if (strchr(cfg->listen_host, ':'))
+		snprintf(addr, sizeof(addr), "ipv6:%s", cfg->listen_host);
+	else
+		snprintf(addr, sizeof(addr), "%s", cfg->listen_host);
+	if (evhtp_bind_socket(s->htp, addr, (uint16_t)cfg->listen_port, 1024) < 0) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->listen_host,
+			 cfg->listen_port, strerror(errno));
+		goto fail;
+	}
+	s->port = bound_port(s->htp);
+	return s;
+fail:
+	server_free(s);
+	return NULL;
+}
+
+int server_port(const struct server *s)
+{
+	return s->port;
+}
+
+void server_free(struct server *s)
+{
+	if (!s)
+		return;
+	/* Each free runs on_connection_fini, which unlinks the head. */
+	while (!LIST_EMPTY(&s->clients))
+		evhtp_connection_free(LIST_FIRST(&s->clients)->conn);
+	if (s->htp) {
+		evhtp_unbind_socket(s->htp);
+		evhtp_free(s->htp);
+	}
+	if (s->env.flights)
+		flight_cancel_all(&s->env);
+	/* Commits in progress finish before the store goes away. */
+	worker_pool_free(s->env.workers);
+	fetch_ctx_free(s->env.fetch);
+	strmap_free(s->env.flights);
+	cache_neg_free(s->env.neg);
+	cache_store_free(s->env.store);
+	free(s);
+}

@@ -1,0 +1,278 @@
+// Package integration starts the modgate binary built by make (MODGATE_BIN)
+// in front of fixture upstreams on 127.0.0.1 and drives it with the real go
+// command and with raw HTTP, asserting what a user would see.
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"modgate.test/t/fixtures/upstream"
+)
+
+// modgate is one running modgate process.
+type modgate struct {
+	t        *testing.T
+	URL      string // http://127.0.0.1:PORT
+	CacheDir string
+	cmd      *exec.Cmd
+	mu       sync.Mutex
+	log      bytes.Buffer
+	done     chan error
+}
+
+type options struct {
+	proxy    string            // [upstream] proxy = ...
+	noproxy  string            // [upstream] noproxy = ...
+	extra    string            // more INI text, appended
+	env      map[string]string // extra environment for modgate
+	cacheDir string            // reuse a cache directory
+}
+
+func binary(t *testing.T) string {
+	bin := os.Getenv("MODGATE_BIN")
+	if bin == "" {
+		bin = "../../build/modgate"
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		t.Fatalf("modgate binary %s: %v (run make, or set MODGATE_BIN)", abs, err)
+	}
+	return abs
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startModgate writes a config, starts modgate on a free loopback port and
+// waits until it accepts connections. It is stopped (SIGTERM) at cleanup and
+// must then exit 0, which under AddressSanitizer also means no leak.
+func startModgate(t *testing.T, o options) *modgate {
+	t.Helper()
+	dir := t.TempDir()
+	cache := o.cacheDir
+	if cache == "" {
+		cache = filepath.Join(dir, "cache")
+	}
+	port := freePort(t)
+	ini := fmt.Sprintf("[server]\nlisten = 127.0.0.1:%d\ncache = %s\n\n[upstream]\nproxy = %s\n",
+		port, cache, o.proxy)
+	if o.noproxy != "" {
+		ini += "noproxy = " + o.noproxy + "\n"
+	}
+	ini += o.extra
+	conf := filepath.Join(dir, "modgate.ini")
+	if err := os.WriteFile(conf, []byte(ini), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := &modgate{t: t, URL: fmt.Sprintf("http://127.0.0.1:%d", port), CacheDir: cache,
+		done: make(chan error, 1)}
+	m.cmd = exec.Command(binary(t), "serve", "-c", conf, "--log-level", "debug")
+	m.cmd.Env = append(cleanEnv(), "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0")
+	for k, v := range o.env {
+		m.cmd.Env = append(m.cmd.Env, k+"="+v)
+	}
+	stderr, err := m.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			m.mu.Lock()
+			m.log.WriteString(sc.Text() + "\n")
+			m.mu.Unlock()
+		}
+		m.done <- m.cmd.Wait()
+	}()
+	t.Cleanup(m.stop)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("modgate did not start listening:\n%s", m.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return m
+}
+
+// Log returns what modgate has written to stderr so far.
+func (m *modgate) Log() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.log.String()
+}
+
+func (m *modgate) stop() {
+	if m.cmd.Process == nil {
+		return
+	}
+	m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-m.done:
+		if err != nil {
+			m.t.Errorf("modgate exited with %v; its log:\n%s", err, m.Log())
+		} else if m.t.Failed() {
+			m.t.Logf("modgate log:\n%s", m.Log())
+		}
+	case <-time.After(15 * time.Second):
+		m.cmd.Process.Kill()
+		m.t.Errorf("modgate did not stop within 15s of SIGTERM; its log:\n%s", m.Log())
+	}
+	m.cmd.Process = nil
+}
+
+// cleanEnv is the environment without the go command's proxy settings, so
+// nothing from the machine leaks into a test.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "GOPROXY", "GONOPROXY", "GOPRIVATE", "GONOSUMDB", "GOSUMDB", "GOFLAGS",
+			"GOMODCACHE", "MODGATE_CACHE", "XDG_CACHE_HOME":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// goEnv is the environment for a go command that reaches modules only
+// through proxy, with its own empty module cache.
+func goEnv(t *testing.T, proxy string) []string {
+	return append(cleanEnv(),
+		"GOPROXY="+proxy,
+		"GOMODCACHE="+filepath.Join(t.TempDir(), "modcache"),
+		// The fixture modules are not in any checksum database; the
+		// integrity issue brings a test database of our own.
+		"GONOSUMDB=example.com",
+		"GOFLAGS=-mod=mod -modcacherw",
+		"GOTOOLCHAIN=local",
+	)
+}
+
+// runGo runs the go command in dir with env and returns its stdout and
+// stderr and whether it succeeded.
+func runGo(t *testing.T, env []string, dir string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command("go", args...)
+	cmd.Env = env
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+func mustGo(t *testing.T, env []string, dir string, args ...string) string {
+	t.Helper()
+	out, errs, err := runGo(t, env, dir, args...)
+	if err != nil {
+		t.Fatalf("go %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errs)
+	}
+	return out
+}
+
+// get fetches url and returns status, headers and body.
+func get(t *testing.T, url string) (int, http.Header, []byte) {
+	t.Helper()
+	return do(t, "GET", url)
+}
+
+// client bounds every raw request: a hang fails the test, not the suite.
+var client = &http.Client{Timeout: 30 * time.Second}
+
+func do(t *testing.T, method, url string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, url, err)
+	}
+	return resp.StatusCode, resp.Header, body
+}
+
+// newUpstream starts a fixture upstream, stopped at cleanup.
+func newUpstream(t *testing.T) *upstream.Server {
+	t.Helper()
+	u := upstream.New()
+	if err := u.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(u.Stop)
+	return u
+}
+
+func fixtureModule(t *testing.T, u *upstream.Server, path, version string) upstream.ModuleVersion {
+	t.Helper()
+	mv, ok := u.Module(path, version)
+	if !ok {
+		t.Fatalf("fixture has no %s@%s", path, version)
+	}
+	return mv
+}
+
+// tmpFiles lists what is left in the cache's temp folder.
+func tmpFiles(t *testing.T, cache string) []string {
+	entries, err := os.ReadDir(filepath.Join(cache, ".tmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// eventually polls cond until it holds or 10 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
