@@ -33,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -506,6 +508,8 @@ static evhtp_res on_accept(evhtp_connection_t *conn, void *arg)
 {
 	struct server *s = arg;
 	struct client_conn *cc;
+	evutil_socket_t fd;
+	int one = 1;
 
 	if (s->connections >= s->cfg.max_connections) {
 		log_warn("refusing a connection: %d open (server.max_connections)",
@@ -515,6 +519,12 @@ static evhtp_res on_accept(evhtp_connection_t *conn, void *arg)
 	cc = calloc(1, sizeof(*cc));
 	if (!cc)
 		return EVHTP_RES_ERROR;
+	/* Headers and body leave in separate writes (the body by sendfile):
+	 * without TCP_NODELAY, Nagle holds the body back until the client's
+	 * delayed ACK, 40 ms per small response. */
+	fd = bufferevent_getfd(evhtp_connection_get_bev(conn));
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	cc->conn = conn;
 	cc->srv = s;
 	LIST_INSERT_HEAD(&s->clients, cc, link);

@@ -70,13 +70,15 @@ func TestBadPathsAreRefused(t *testing.T) {
 		{"/example.com/x/@v/", 404, ""},
 		{"/example.com//x/@v/list", 400, ""},
 		{"//etc/passwd/@v/list", 400, ""},
-		{"/" + strings.Repeat("a", 5000) + ".com/@v/list", 400, ""},
+		{"/" + strings.Repeat("a", 3000) + ".com/@v/list", 400, "too long"},
+		// Past 4 KiB libevhtp splits the path itself; refused all the same.
+		{"/" + strings.Repeat("a", 5000) + ".com/@v/list", 0, ""},
 		{"/", 404, ""},
 		{"/favicon.ico", 404, ""},
 	}
 	for _, c := range cases {
 		st, body := rawGet(t, m.URL, c.path)
-		if st != c.status {
+		if st != c.status && !(c.status == 0 && (st == 400 || st == 404)) {
 			t.Errorf("GET %.80q: status %d, want %d (%q)", c.path, st, c.status, body)
 		}
 		line := strings.TrimSuffix(body, "\n")
