@@ -43,7 +43,7 @@ UNIT_BINS := $(UNIT_SRCS:t/unit/%.c=$(B)/t/%)
 # Debian packages: what the build needs, and what the tests and bench add.
 DEB_BUILD := gcc make pkg-config libevent-dev libevhtp-dev libcurl4-openssl-dev libssl-dev \
              libjansson-dev libinih-dev libzip-dev zlib1g-dev
-DEB_TEST  := $(DEB_BUILD) libcmocka-dev clang git ca-certificates
+DEB_TEST  := $(DEB_BUILD) libcmocka-dev clang libclang-rt-14-dev clang-format git ca-certificates
 DEB_BENCH := nginx-light wrk
 
 .PHONY: all run test test-unit test-integration test-san test-live bench fuzz \
@@ -91,12 +91,19 @@ run: deps
 # ---- tests --------------------------------------------------------------
 
 test: deps-test check-go
+	$(MAKE) format-check
 	$(MAKE) test-unit
 	$(MAKE) test-integration
 	$(MAKE) SAN=1 test-unit
 	$(MAKE) SAN=1 test-integration
 	$(MAKE) CC=clang B=build-clang all
-	@echo "modgate: all tests passed (plain, sanitizer, clang build)"
+	FUZZ_SECONDS=10 sh t/fuzz/run.sh
+	@echo "modgate: all tests passed (format, unit, integration, both again under ASan+UBSan, clang build, fuzz smoke)"
+
+C_FILES = $(wildcard proxy/*.[ch] cache/*.[ch] breaker/*.[ch] sumdb/*.[ch] t/unit/*.c t/fuzz/*.c)
+
+format-check:
+	@clang-format --dry-run --Werror $(C_FILES) && echo "format: $(words $(C_FILES)) files clean"
 
 test-unit: $(UNIT_BINS)
 	@sh t/run-unit.sh $(UNIT_BINS)
@@ -127,4 +134,4 @@ install: all
 	install -m 0644 etc/modgate.ini README.md $(DESTDIR)$(PREFIX)/share/doc/modgate/
 
 clean:
-	rm -rf build build-san build-clang
+	rm -rf build build-san build-clang build-fuzz

@@ -56,7 +56,7 @@ static int drop_expired(const char *key, void *value, void *arg)
 }
 
 void cache_neg_put(struct cache_neg *n, const char *rel, int status, const char *body, time_t now,
-		   int ttl)
+                   int ttl)
 {
 	struct cache_neg_entry *e;
 	size_t len;

@@ -34,7 +34,7 @@ void cache_neg_free(struct cache_neg *n);
  * A ttl of 0 or less stores nothing. When full, expired entries are dropped
  * first; if still full the answer is not remembered. */
 void cache_neg_put(struct cache_neg *n, const char *rel, int status, const char *body, time_t now,
-		   int ttl);
+                   int ttl);
 
 /* The live answer for rel, or NULL. The entry is borrowed until the next
  * call on n. Expired entries are dropped on the way. */

@@ -99,7 +99,8 @@ struct cache_store *cache_store_open(const char *root, char *err, size_t errlen)
 		return NULL;
 	}
 	if (mkdir_root(root) < 0) {
-		snprintf(err, errlen, "cannot create cache directory %s: %s", root, strerror(errno));
+		snprintf(err, errlen, "cannot create cache directory %s: %s", root,
+		         strerror(errno));
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
@@ -119,7 +120,7 @@ struct cache_store *cache_store_open(const char *root, char *err, size_t errlen)
 	}
 	if (faccessat(s->root_fd, TMP_DIR, W_OK, 0) < 0) {
 		snprintf(err, errlen, "cache directory %s is not writable: %s", root,
-			 strerror(errno));
+		         strerror(errno));
 		goto err_close;
 	}
 	clean_tmp(s->root_fd);
@@ -170,7 +171,7 @@ int cache_temp_create(struct cache_store *s, char *name, size_t namelen, char *e
 	fd = openat(s->root_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		snprintf(err, errlen, "cannot create temp file in %s/%s: %s", s->root, TMP_DIR,
-			 strerror(errno));
+		         strerror(errno));
 	return fd;
 }
 
@@ -200,7 +201,7 @@ static int fsync_parent(int root_fd, const char *rel)
 }
 
 enum cache_commit_result cache_commit(struct cache_store *s, int fd, const char *name,
-				      const char *rel, int immutable, char *err, size_t errlen)
+                                      const char *rel, int immutable, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(rel, '/');

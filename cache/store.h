@@ -64,6 +64,6 @@ enum cache_commit_result {
  * With immutable set an existing object is kept and the temp discarded.
  * Blocking: run it on a worker thread. */
 enum cache_commit_result cache_commit(struct cache_store *s, int fd, const char *name,
-				      const char *rel, int immutable, char *err, size_t errlen);
+                                      const char *rel, int immutable, char *err, size_t errlen);
 
 #endif

@@ -240,7 +240,7 @@ void fetch_ctx_free(struct fetch_ctx *ctx)
 }
 
 struct fetch *fetch_start(struct fetch_ctx *ctx, const char *url, const struct fetch_opts *opts,
-			  const struct fetch_callbacks *cb, void *arg)
+                          const struct fetch_callbacks *cb, void *arg)
 {
 	struct fetch *f = calloc(1, sizeof(*f));
 	long idle_s;

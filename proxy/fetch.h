@@ -18,11 +18,11 @@ struct fetch_ctx;
 struct fetch;
 
 enum fetch_result {
-	FETCH_OK,         /* a complete response, whatever its status */
-	FETCH_CONNECT,    /* could not connect (refused, DNS, TLS) */
-	FETCH_TIMEOUT,    /* a deadline passed (connect, idle) */
-	FETCH_BROKEN,     /* reset, truncated or otherwise broken transfer */
-	FETCH_ABORTED,    /* a callback asked to stop */
+	FETCH_OK,      /* a complete response, whatever its status */
+	FETCH_CONNECT, /* could not connect (refused, DNS, TLS) */
+	FETCH_TIMEOUT, /* a deadline passed (connect, idle) */
+	FETCH_BROKEN,  /* reset, truncated or otherwise broken transfer */
+	FETCH_ABORTED, /* a callback asked to stop */
 };
 
 struct fetch_opts {
@@ -56,7 +56,7 @@ void fetch_ctx_free(struct fetch_ctx *ctx);
  * is passed back. Returns the transfer, or NULL with nothing started.
  * Not from inside on_response / on_data. */
 struct fetch *fetch_start(struct fetch_ctx *ctx, const char *url, const struct fetch_opts *opts,
-			  const struct fetch_callbacks *cb, void *arg);
+                          const struct fetch_callbacks *cb, void *arg);
 
 /* Stops a transfer; none of its callbacks run afterwards. Not from inside
  * on_response / on_data. */

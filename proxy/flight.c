@@ -95,7 +95,7 @@ static void fail(struct flight *f, int status, int answered, const char *msg)
 	snprintf(f->message, sizeof(f->message), "%s", msg);
 	if (answered)
 		cache_neg_put(f->env->neg, f->rel, status, msg, time(NULL),
-			      f->env->cfg->negative_ttl_s);
+		              f->env->cfg->negative_ttl_s);
 	/* Out of the index now, so the next request starts afresh (or hits
 	 * the negative cache) instead of joining a dead flight. */
 	if (strmap_get(f->env->flights, f->rel) == f)
@@ -124,8 +124,8 @@ static int on_response(void *arg, long status, off_t content_length)
 	f->body_err_len = 0;
 	if (status != 200)
 		return 0;
-	f->body_fd = cache_temp_create(f->env->store, f->tmp_name, sizeof(f->tmp_name), err,
-				       sizeof(err));
+	f->body_fd =
+	    cache_temp_create(f->env->store, f->tmp_name, sizeof(f->tmp_name), err, sizeof(err));
 	if (f->body_fd < 0) {
 		log_error("flight %s: %s", f->rel, err);
 		return -1;
@@ -189,7 +189,7 @@ static void commit_run(void *arg)
 	struct commit_job *j = arg;
 
 	j->result = cache_commit(j->store, j->fd, j->tmp_name, j->rel, j->immutable, j->err,
-				 sizeof(j->err));
+	                         sizeof(j->err));
 }
 
 static void commit_done(void *arg)
@@ -260,10 +260,10 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 	if (f->state == FLIGHT_STREAMING) {
 		/* Waiters may have sent bytes already: this flight is over. */
 		log_warn("upstream %s broke off %s after %lld bytes: %s", up->url, f->rel,
-			 (long long)f->written, errmsg);
+		         (long long)f->written, errmsg);
 		drop_body(f);
-		snprintf(msg, sizeof(msg), "modgate: upstream %.200s broke off %.300s: %.300s", up->url,
-			 f->rel, errmsg);
+		snprintf(msg, sizeof(msg), "modgate: upstream %.200s broke off %.300s: %.300s",
+		         up->url, f->rel, errmsg);
 		fail(f, 502, 0, msg);
 		return;
 	}
@@ -272,11 +272,11 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 		f->last_answer = (int)status;
 		if (f->body_err_len > 0)
 			one_line(f->last_answer_msg, sizeof(f->last_answer_msg), f->body_err,
-				 f->body_err_len);
+			         f->body_err_len);
 		else
 			snprintf(f->last_answer_msg, sizeof(f->last_answer_msg),
-				 "not found: %.300s (upstream %.150s: %ld)", f->rel, up->url,
-				 status);
+			         "not found: %.300s (upstream %.150s: %ld)", f->rel, up->url,
+			         status);
 		f->upstream++;
 		try_next(f);
 		return;
@@ -285,11 +285,12 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 		char line[256];
 
 		one_line(line, sizeof(line), f->body_err, f->body_err_len);
-		snprintf(msg, sizeof(msg), "modgate: upstream %.200s answered %ld for %.300s%s%.250s", up->url,
-			 status, f->rel, line[0] ? ": " : "", line);
+		snprintf(msg, sizeof(msg),
+		         "modgate: upstream %.200s answered %ld for %.300s%s%.250s", up->url,
+		         status, f->rel, line[0] ? ": " : "", line);
 	} else {
 		snprintf(msg, sizeof(msg), "modgate: upstream %.200s: %s: %.300s", up->url,
-			 fetch_result_str(res), errmsg);
+		         fetch_result_str(res), errmsg);
 	}
 	log_warn("%s", msg + strlen("modgate: "));
 	if (up->fallthrough_any && f->upstream + 1 < f->env->cfg->n_upstreams) {
@@ -301,9 +302,9 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 }
 
 static const struct fetch_callbacks flight_fetch_cb = {
-	.on_response = on_response,
-	.on_data = on_data,
-	.on_done = on_done,
+    .on_response = on_response,
+    .on_data = on_data,
+    .on_done = on_done,
 };
 
 static void try_next(struct flight *f)
@@ -311,8 +312,8 @@ static void try_next(struct flight *f)
 	const struct config *cfg = f->env->cfg;
 	const struct config_upstream *up;
 	struct fetch_opts opts = {
-		.connect_timeout_ms = cfg->connect_timeout_ms,
-		.idle_timeout_ms = cfg->idle_timeout_ms,
+	    .connect_timeout_ms = cfg->connect_timeout_ms,
+	    .idle_timeout_ms = cfg->idle_timeout_ms,
 	};
 	char url[sizeof(up->url) + 3 * sizeof(f->rel) + 2];
 	char esc[3 * sizeof(f->rel)];
@@ -336,9 +337,10 @@ static void try_next(struct flight *f)
 				fail(f, f->last_answer, 1, f->last_answer_msg);
 			} else {
 				snprintf(msg, sizeof(msg),
-					 "modgate: %.400s is not on any upstream proxy; this modgate does "
-					 "not fetch from version control (direct)",
-					 f->module);
+				         "modgate: %.400s is not on any upstream proxy; this "
+				         "modgate does "
+				         "not fetch from version control (direct)",
+				         f->module);
 				fail(f, 404, 0, msg);
 			}
 			return;
@@ -358,7 +360,7 @@ static void try_next(struct flight *f)
 }
 
 int flight_join(struct flight_env *env, const char *rel, const char *module, int immutable,
-		struct flight_waiter *w)
+                struct flight_waiter *w)
 {
 	struct flight *f = strmap_get(env->flights, rel);
 

@@ -43,7 +43,7 @@ struct flight_env {
 	struct cache_store *store;
 	struct cache_neg *neg;
 	struct worker_pool *workers;
-	struct strmap *flights; /* rel -> struct flight *, owned by this module */
+	struct strmap *flights;          /* rel -> struct flight *, owned by this module */
 	unsigned long upstream_requests; /* counters, for logs and tests */
 	unsigned long commits;
 };
@@ -71,8 +71,8 @@ struct flight {
 	off_t written;        /* bytes of body in body_fd */
 	off_t content_length; /* from the upstream, -1 when not announced */
 	int status;           /* FLIGHT_FAILED: the status for the client */
-	int answered;         /* FLIGHT_FAILED: status is an upstream's answer (404/410), not a failure */
-	char message[512];    /* FLIGHT_FAILED: one line for the client */
+	int answered; /* FLIGHT_FAILED: status is an upstream's answer (404/410), not a failure */
+	char message[512]; /* FLIGHT_FAILED: one line for the client */
 
 	/* Private to flight.c. */
 	struct flight_env *env;
@@ -82,12 +82,12 @@ struct flight {
 	int upstream; /* index into cfg->upstreams of the one being tried */
 	struct fetch *fetch;
 	char tmp_name[96];
-	int http_status; /* of the current attempt */
+	int http_status;    /* of the current attempt */
 	char body_err[512]; /* start of a non-200 body */
 	size_t body_err_len;
-	int last_answer;    /* 404/410 seen from an earlier upstream, else 0 */
+	int last_answer; /* 404/410 seen from an earlier upstream, else 0 */
 	char last_answer_msg[512];
-	int active;         /* fetch or commit running: holds a reference */
+	int active; /* fetch or commit running: holds a reference */
 	int refs;
 	struct event *notify_ev;
 	TAILQ_HEAD(, flight_waiter) waiters;
@@ -99,7 +99,7 @@ struct flight {
  * be created (out of memory or temp space); w->notify then never runs.
  * Loop thread; safe from inside libevhtp callbacks. */
 int flight_join(struct flight_env *env, const char *rel, const char *module, int immutable,
-		struct flight_waiter *w);
+                struct flight_waiter *w);
 
 /* Detaches w. The flight keeps running for the cache if others need it or
  * its fetch is still going. Idempotent. Loop thread, also from inside w's

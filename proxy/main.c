@@ -21,23 +21,22 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: modgate [serve] [options]   serve the GOPROXY protocol\n"
-		"       modgate -t [-c FILE]        check a configuration and print it\n"
-		"\n"
-		"options:\n"
-		"  -c, --config FILE      INI configuration (optional; see etc/modgate.ini)\n"
-		"  -l, --listen ADDR:PORT listen address (default 127.0.0.1:8080)\n"
-		"  -d, --cache-dir DIR    cache directory, a valid GOPROXY tree\n"
-		"                         (default $MODGATE_CACHE, $XDG_CACHE_HOME/modgate,\n"
-		"                         ~/.cache/modgate, or /var/cache/modgate)\n"
-		"      --log-level LEVEL  debug, info, warn or error (default info)\n"
-		"  -t, --test             check the configuration, print the result, exit\n"
-		"  -h, --help             this text\n"
-		"  -V, --version          print the version\n"
-		"\n"
-		"Without a file, upstreams come from GOPROXY and GONOPROXY/GOPRIVATE,\n"
-		"read with the go command's syntax and meaning.\n");
+	fprintf(out, "usage: modgate [serve] [options]   serve the GOPROXY protocol\n"
+	             "       modgate -t [-c FILE]        check a configuration and print it\n"
+	             "\n"
+	             "options:\n"
+	             "  -c, --config FILE      INI configuration (optional; see etc/modgate.ini)\n"
+	             "  -l, --listen ADDR:PORT listen address (default 127.0.0.1:8080)\n"
+	             "  -d, --cache-dir DIR    cache directory, a valid GOPROXY tree\n"
+	             "                         (default $MODGATE_CACHE, $XDG_CACHE_HOME/modgate,\n"
+	             "                         ~/.cache/modgate, or /var/cache/modgate)\n"
+	             "      --log-level LEVEL  debug, info, warn or error (default info)\n"
+	             "  -t, --test             check the configuration, print the result, exit\n"
+	             "  -h, --help             this text\n"
+	             "  -V, --version          print the version\n"
+	             "\n"
+	             "Without a file, upstreams come from GOPROXY and GONOPROXY/GOPRIVATE,\n"
+	             "read with the go command's syntax and meaning.\n");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -82,13 +81,13 @@ static int serve(const struct config *cfg)
 		const struct config_upstream *up = &cfg->upstreams[i];
 
 		log_info("upstream %d: %s%s", i + 1,
-			 up->kind == CONFIG_UP_URL      ? up->url
-			 : up->kind == CONFIG_UP_DIRECT ? "direct"
-							: "off",
-			 up->fallthrough_any ? " (|: any error moves on)" : "");
+		         up->kind == CONFIG_UP_URL      ? up->url
+		         : up->kind == CONFIG_UP_DIRECT ? "direct"
+		                                        : "off",
+		         up->fallthrough_any ? " (|: any error moves on)" : "");
 	}
-	log_info("modgate %s listening on http://%s:%d cache %s", MODGATE_VERSION,
-		 cfg->listen_host, server_port(srv), cfg->cache_dir);
+	log_info("modgate %s listening on http://%s:%d cache %s", MODGATE_VERSION, cfg->listen_host,
+	         server_port(srv), cfg->cache_dir);
 	event_base_dispatch(base);
 	event_free(sigint);
 	event_free(sigterm);
@@ -102,14 +101,14 @@ static int serve(const struct config *cfg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"listen", required_argument, NULL, 'l'},
-		{"cache-dir", required_argument, NULL, 'd'},
-		{"log-level", required_argument, NULL, 'L'},
-		{"test", no_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"cache-dir", required_argument, NULL, 'd'},
+	    {"log-level", required_argument, NULL, 'L'},
+	    {"test", no_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct config cfg;
 	const char *config_file = NULL, *listen = NULL, *cache_dir = NULL;
@@ -166,7 +165,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (listen && config_parse_listen(listen, cfg.listen_host, sizeof(cfg.listen_host),
-					  &cfg.listen_port, err, sizeof(err)) < 0) {
+	                                  &cfg.listen_port, err, sizeof(err)) < 0) {
 		fprintf(stderr, "modgate: --listen: %s\n", err);
 		return 1;
 	}
@@ -175,7 +174,7 @@ int main(int argc, char **argv)
 	if (check_only) {
 		config_dump(&cfg, stdout);
 		fprintf(stderr, "modgate: configuration %s is valid\n",
-			config_file ? config_file : "(environment and defaults)");
+		        config_file ? config_file : "(environment and defaults)");
 		return 0;
 	}
 	return serve(&cfg);

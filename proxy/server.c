@@ -167,11 +167,11 @@ static void cut_short(evhtp_request_t *req)
 	evhtp_request_disable_flag(req, EVHTP_REQ_FLAG_KEEPALIVE);
 	evhtp_send_reply_end(req);
 	bufferevent_trigger(evhtp_connection_get_bev(evhtp_request_get_connection(req)), EV_WRITE,
-			    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	                    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 static void add_cache_headers(struct server *s, evhtp_request_t *req, int immutable,
-			      const char *state)
+                              const char *state)
 {
 	char buf[64];
 
@@ -185,7 +185,7 @@ static void add_cache_headers(struct server *s, evhtp_request_t *req, int immuta
 
 /* Sends a whole committed file; takes fd. */
 static void reply_file(struct server *s, evhtp_request_t *req, enum modpath_kind kind,
-		       int immutable, const char *state, int fd, off_t size)
+                       int immutable, const char *state, int fd, off_t size)
 {
 	add_header(req, "Content-Type", content_type(kind));
 	add_cache_headers(s, req, immutable, state);
@@ -348,7 +348,8 @@ static void reply_failure(struct request_ctx *c)
 
 static void on_flight(struct flight_waiter *w)
 {
-	struct request_ctx *c = (struct request_ctx *)((char *)w - offsetof(struct request_ctx, waiter));
+	struct request_ctx *c =
+	    (struct request_ctx *)((char *)w - offsetof(struct request_ctx, waiter));
 	struct flight *f = w->flight;
 
 	if (c->started) {
@@ -386,7 +387,7 @@ static void on_flight(struct flight_waiter *w)
 static int build_rel(const struct modpath_req *mp, char *rel, size_t len)
 {
 	static const char *ext[] = {
-		[MODPATH_INFO] = ".info", [MODPATH_MOD] = ".mod", [MODPATH_ZIP] = ".zip"};
+	    [MODPATH_INFO] = ".info", [MODPATH_MOD] = ".mod", [MODPATH_ZIP] = ".zip"};
 	int n;
 
 	switch (mp->kind) {
@@ -398,7 +399,7 @@ static int build_rel(const struct modpath_req *mp, char *rel, size_t len)
 		break;
 	default:
 		n = snprintf(rel, len, "%s/@v/%s%s", mp->esc_module, mp->esc_version,
-			     ext[mp->kind]);
+		             ext[mp->kind]);
 		break;
 	}
 	return n > 0 && (size_t)n < len ? 0 : -1;
@@ -430,8 +431,8 @@ static void on_request(evhtp_request_t *req, void *arg)
 	if (strncmp(path, "/sumdb/", 7) == 0) {
 		/* 404 sends the go command to its checksum database directly. */
 		reply_text(req, 404, NULL,
-			   "modgate: this modgate does not proxy checksum databases; ask the "
-			   "database directly");
+		           "modgate: this modgate does not proxy checksum databases; ask the "
+		           "database directly");
 		return;
 	}
 	if (modpath_parse_request(path, &mp, &status, err, sizeof(err)) < 0) {
@@ -462,8 +463,8 @@ static void on_request(evhtp_request_t *req, void *arg)
 		if (fd >= 0)
 			close(fd);
 		snprintf(err, sizeof(err),
-			 "modgate: %.400s matches GONOPROXY: it is never fetched through a proxy",
-			 mp.module);
+		         "modgate: %.400s matches GONOPROXY: it is never fetched through a proxy",
+		         mp.module);
 		reply_text(req, 404, NULL, err);
 		return;
 	}
@@ -486,7 +487,8 @@ static void on_request(evhtp_request_t *req, void *arg)
 		if (fd >= 0)
 			close(fd);
 		free(c);
-		reply_text(req, 503, NULL, "modgate: cannot start an upstream fetch (out of memory)");
+		reply_text(req, 503, NULL,
+		           "modgate: cannot start an upstream fetch (out of memory)");
 		return;
 	}
 	evhtp_request_set_hook(req, evhtp_hook_on_request_fini, (evhtp_hook)on_request_fini, c);
@@ -512,8 +514,7 @@ static evhtp_res on_accept(evhtp_connection_t *conn, void *arg)
 	int one = 1;
 
 	if (s->connections >= s->cfg.max_connections) {
-		log_warn("refusing a connection: %d open (server.max_connections)",
-			 s->connections);
+		log_warn("refusing a connection: %d open (server.max_connections)", s->connections);
 		return EVHTP_RES_ERROR;
 	}
 	cc = calloc(1, sizeof(*cc));
@@ -530,7 +531,7 @@ static evhtp_res on_accept(evhtp_connection_t *conn, void *arg)
 	LIST_INSERT_HEAD(&s->clients, cc, link);
 	s->connections++;
 	evhtp_connection_set_hook(conn, evhtp_hook_on_connection_fini,
-				  (evhtp_hook)on_connection_fini, cc);
+	                          (evhtp_hook)on_connection_fini, cc);
 	return EVHTP_RES_OK;
 }
 
@@ -548,7 +549,7 @@ static int bound_port(evhtp_t *htp)
 }
 
 struct server *server_new(struct event_base *base, const struct config *cfg, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	struct server *s = calloc(1, sizeof(*s));
 	char addr[300];
@@ -589,7 +590,7 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 		snprintf(addr, sizeof(addr), "%s", cfg->listen_host);
 	if (evhtp_bind_socket(s->htp, addr, (uint16_t)cfg->listen_port, 1024) < 0) {
 		snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->listen_host,
-			 cfg->listen_port, strerror(errno));
+		         cfg->listen_port, strerror(errno));
 		goto fail;
 	}
 	s->port = bound_port(s->htp);

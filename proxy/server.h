@@ -20,7 +20,7 @@ struct server;
 /* Opens the cache, starts the workers and binds the listener described by
  * cfg (copied). NULL with err filled on failure. */
 struct server *server_new(struct event_base *base, const struct config *cfg, char *err,
-			  size_t errlen);
+                          size_t errlen);
 
 /* The port actually bound (useful with port 0). */
 int server_port(const struct server *s);

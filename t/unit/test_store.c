@@ -97,9 +97,9 @@ static void test_commit_creates_goproxy_tree(void **state)
 	assert_true(fd >= 0);
 	assert_true(strncmp(name, ".tmp/", 5) == 0);
 	write_all(fd, "module example.com/m\n");
-	assert_int_equal(cache_commit(s, fd, name, "example.com/!m/@v/v1.0.0.mod", 1, err,
-				      sizeof(err)),
-			 CACHE_COMMITTED);
+	assert_int_equal(
+	    cache_commit(s, fd, name, "example.com/!m/@v/v1.0.0.mod", 1, err, sizeof(err)),
+	    CACHE_COMMITTED);
 	close(fd);
 	read_rel(s, "example.com/!m/@v/v1.0.0.mod", buf, sizeof(buf));
 	assert_string_equal(buf, "module example.com/m\n");
@@ -121,12 +121,12 @@ static void test_immutable_never_overwritten(void **state)
 	fd = cache_temp_create(s, name, sizeof(name), err, sizeof(err));
 	write_all(fd, "first");
 	assert_int_equal(cache_commit(s, fd, name, "m/@v/v1.0.0.info", 1, err, sizeof(err)),
-			 CACHE_COMMITTED);
+	                 CACHE_COMMITTED);
 	close(fd);
 	fd = cache_temp_create(s, name, sizeof(name), err, sizeof(err));
 	write_all(fd, "second");
 	assert_int_equal(cache_commit(s, fd, name, "m/@v/v1.0.0.info", 1, err, sizeof(err)),
-			 CACHE_EXISTS);
+	                 CACHE_EXISTS);
 	close(fd);
 	read_rel(s, "m/@v/v1.0.0.info", buf, sizeof(buf));
 	assert_string_equal(buf, "first");
@@ -134,12 +134,12 @@ static void test_immutable_never_overwritten(void **state)
 	fd = cache_temp_create(s, name, sizeof(name), err, sizeof(err));
 	write_all(fd, "v1.0.0\n");
 	assert_int_equal(cache_commit(s, fd, name, "m/@v/list", 0, err, sizeof(err)),
-			 CACHE_COMMITTED);
+	                 CACHE_COMMITTED);
 	close(fd);
 	fd = cache_temp_create(s, name, sizeof(name), err, sizeof(err));
 	write_all(fd, "v1.0.0\nv1.1.0\n");
 	assert_int_equal(cache_commit(s, fd, name, "m/@v/list", 0, err, sizeof(err)),
-			 CACHE_COMMITTED);
+	                 CACHE_COMMITTED);
 	close(fd);
 	read_rel(s, "m/@v/list", buf, sizeof(buf));
 	assert_string_equal(buf, "v1.0.0\nv1.1.0\n");
@@ -319,14 +319,14 @@ static void test_worker_results_come_back_on_loop(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_commit_creates_goproxy_tree),
-		cmocka_unit_test(test_immutable_never_overwritten),
-		cmocka_unit_test(test_missing_and_symlink_are_misses),
-		cmocka_unit_test(test_leftover_temp_files_removed_at_open),
-		cmocka_unit_test(test_discard_and_unwritable_root),
-		cmocka_unit_test(test_negcache_ttl_and_bounds),
-		cmocka_unit_test(test_strmap),
-		cmocka_unit_test(test_worker_results_come_back_on_loop),
+	    cmocka_unit_test(test_commit_creates_goproxy_tree),
+	    cmocka_unit_test(test_immutable_never_overwritten),
+	    cmocka_unit_test(test_missing_and_symlink_are_misses),
+	    cmocka_unit_test(test_leftover_temp_files_removed_at_open),
+	    cmocka_unit_test(test_discard_and_unwritable_root),
+	    cmocka_unit_test(test_negcache_ttl_and_bounds),
+	    cmocka_unit_test(test_strmap),
+	    cmocka_unit_test(test_worker_results_come_back_on_loop),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);
