@@ -30,7 +30,10 @@ struct fetch {
 	const struct fetch_callbacks *cb;
 	void *arg;
 	int response_seen; /* on_response has run */
-	int aborted;       /* a callback returned -1 */
+	int first_byte;    /* the response has started (a header line came) */
+	long first_byte_timeout_ms;
+	struct event *first_byte_ev; /* connect + first-byte deadline */
+	int aborted;                 /* a callback returned -1 */
 	char errbuf[CURL_ERROR_SIZE];
 	LIST_ENTRY(fetch) link;
 };
@@ -146,6 +149,35 @@ static size_t curl_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata
 	return len;
 }
 
+static size_t curl_header_cb(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	struct fetch *f = userdata;
+
+	(void)buf;
+	if (!f->first_byte) {
+		f->first_byte = 1;
+		evtimer_del(f->first_byte_ev);
+	}
+	return size * nitems;
+}
+
+/* Connected, request about to go out: the first-byte deadline starts now. */
+static int curl_prereq_cb(void *userdata, char *conn_primary_ip, char *conn_local_ip,
+                          int conn_primary_port, int conn_local_port)
+{
+	struct fetch *f = userdata;
+	struct timeval tv = {.tv_sec = f->first_byte_timeout_ms / 1000,
+	                     .tv_usec = f->first_byte_timeout_ms % 1000 * 1000};
+
+	(void)conn_primary_ip;
+	(void)conn_local_ip;
+	(void)conn_primary_port;
+	(void)conn_local_port;
+	if (!f->first_byte)
+		evtimer_add(f->first_byte_ev, &tv);
+	return CURL_PREREQFUNC_OK;
+}
+
 static enum fetch_result classify(CURLcode rc)
 {
 	switch (rc) {
@@ -182,6 +214,7 @@ static void finish(struct fetch *f, CURLcode rc)
 	if (res == FETCH_ABORTED)
 		msg = "aborted by modgate";
 	LIST_REMOVE(f, link);
+	event_free(f->first_byte_ev);
 	f->cb->on_done(f->arg, res, status, res == FETCH_OK ? "" : msg);
 	curl_easy_cleanup(f->easy);
 	free(f);
@@ -199,6 +232,26 @@ static void check_done(struct fetch_ctx *ctx)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
 		finish(f, msg->data.result);
 	}
+}
+
+/* libcurl has a connect timeout and a stall timeout (low speed) but no
+ * "the server accepted and never answers" deadline: this is it. Armed at
+ * start for connect + first byte (a backstop), re-armed for first byte
+ * alone once connected. */
+static void on_first_byte_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetch *f = arg;
+	char msg[128];
+
+	(void)fd;
+	(void)what;
+	curl_multi_remove_handle(f->ctx->multi, f->easy);
+	LIST_REMOVE(f, link);
+	event_free(f->first_byte_ev);
+	snprintf(msg, sizeof(msg), "no response within %ld ms", f->first_byte_timeout_ms);
+	f->cb->on_done(f->arg, FETCH_TIMEOUT, 0, msg);
+	curl_easy_cleanup(f->easy);
+	free(f);
 }
 
 struct fetch_ctx *fetch_ctx_new(struct event_base *base)
@@ -243,6 +296,7 @@ struct fetch *fetch_start(struct fetch_ctx *ctx, const char *url, const struct f
                           const struct fetch_callbacks *cb, void *arg)
 {
 	struct fetch *f = calloc(1, sizeof(*f));
+	struct timeval deadline;
 	long idle_s;
 
 	if (!f)
@@ -259,6 +313,10 @@ struct fetch *fetch_start(struct fetch_ctx *ctx, const char *url, const struct f
 	curl_easy_setopt(f->easy, CURLOPT_PRIVATE, f);
 	curl_easy_setopt(f->easy, CURLOPT_WRITEFUNCTION, curl_write_cb);
 	curl_easy_setopt(f->easy, CURLOPT_WRITEDATA, f);
+	curl_easy_setopt(f->easy, CURLOPT_HEADERFUNCTION, curl_header_cb);
+	curl_easy_setopt(f->easy, CURLOPT_HEADERDATA, f);
+	curl_easy_setopt(f->easy, CURLOPT_PREREQFUNCTION, curl_prereq_cb);
+	curl_easy_setopt(f->easy, CURLOPT_PREREQDATA, f);
 	curl_easy_setopt(f->easy, CURLOPT_ERRORBUFFER, f->errbuf);
 	curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(f->easy, CURLOPT_USERAGENT, "modgate/0.1");
@@ -274,7 +332,14 @@ struct fetch *fetch_start(struct fetch_ctx *ctx, const char *url, const struct f
 	curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_TIME, idle_s > 0 ? idle_s : 1L);
 	curl_easy_setopt(f->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (curl_multi_add_handle(ctx->multi, f->easy) != CURLM_OK) {
+	f->first_byte_timeout_ms = opts->first_byte_timeout_ms;
+	f->first_byte_ev = evtimer_new(ctx->base, on_first_byte_timeout, f);
+	deadline.tv_sec = (opts->connect_timeout_ms + opts->first_byte_timeout_ms) / 1000;
+	deadline.tv_usec = (opts->connect_timeout_ms + opts->first_byte_timeout_ms) % 1000 * 1000;
+	if (!f->first_byte_ev || evtimer_add(f->first_byte_ev, &deadline) < 0 ||
+	    curl_multi_add_handle(ctx->multi, f->easy) != CURLM_OK) {
+		if (f->first_byte_ev)
+			event_free(f->first_byte_ev);
 		curl_easy_cleanup(f->easy);
 		free(f);
 		return NULL;
@@ -288,6 +353,7 @@ void fetch_cancel(struct fetch *f)
 	if (!f)
 		return;
 	LIST_REMOVE(f, link);
+	event_free(f->first_byte_ev);
 	curl_multi_remove_handle(f->ctx->multi, f->easy);
 	curl_easy_cleanup(f->easy);
 	free(f);

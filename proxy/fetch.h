@@ -27,7 +27,8 @@ enum fetch_result {
 
 struct fetch_opts {
 	long connect_timeout_ms;
-	long idle_timeout_ms; /* no byte for this long aborts the transfer */
+	long first_byte_timeout_ms; /* after connecting, until the response starts */
+	long idle_timeout_ms;       /* no byte for this long aborts the transfer */
 };
 
 /* Callbacks run on the loop thread, from inside libcurl's callbacks for

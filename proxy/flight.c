@@ -313,6 +313,7 @@ static void try_next(struct flight *f)
 	const struct config_upstream *up;
 	struct fetch_opts opts = {
 	    .connect_timeout_ms = cfg->connect_timeout_ms,
+	    .first_byte_timeout_ms = cfg->first_byte_timeout_ms,
 	    .idle_timeout_ms = cfg->idle_timeout_ms,
 	};
 	char url[sizeof(up->url) + 3 * sizeof(f->rel) + 2];

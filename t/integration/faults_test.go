@@ -234,3 +234,34 @@ func TestSingleFlight200Clients(t *testing.T) {
 		t.Errorf("slow object asked %d times, want 1", c)
 	}
 }
+
+// An upstream that accepts and never answers costs one first-byte deadline:
+// the client gets a 504 (or, after '|', the next upstream's answer) instead
+// of hanging as the go command would.
+func TestBlackholedUpstreamCostsOneDeadline(t *testing.T) {
+	hole := newUpstream(t)
+	good := newUpstream(t)
+	hole.SetFault("*", upstream.Fault{Mode: upstream.Blackhole})
+	extra := "\n[timeouts]\nconnect = 1s\nfirst_byte = 500ms\n"
+
+	m := startModgate(t, options{proxy: hole.URL(), extra: extra})
+	start := time.Now()
+	st, _, body := get(t, m.URL+"/example.com/fix/b/@v/v1.0.0.info")
+	took := time.Since(start)
+	if st != 504 || !strings.Contains(string(body), "no response within") {
+		t.Errorf("blackholed upstream: %d %q", st, body)
+	}
+	if took > 3*time.Second {
+		t.Errorf("blackholed upstream took %v, deadline is 0.5 s after connecting", took)
+	}
+	t.Logf("blackholed upstream answered 504 after %v", took)
+
+	m2 := startModgate(t, options{proxy: hole.URL() + "|" + good.URL(), extra: extra})
+	start = time.Now()
+	want := fixtureModule(t, good, "example.com/fix/b", "v1.0.0")
+	d := download(t, goEnv(t, m2.URL), "example.com/fix/b@v1.0.0")
+	if d.Sum != want.Sum {
+		t.Errorf("failover past a blackhole: Sum %s, want %s", d.Sum, want.Sum)
+	}
+	t.Logf("go mod download past a blackholed first upstream: %v", time.Since(start))
+}
