@@ -114,7 +114,7 @@ test-integration: all check-go
 	cd t && MODGATE_BIN=$(CURDIR)/$(B)/modgate $(GO) test -count=1 -timeout 600s ./...
 
 test-live: all check-go
-	cd t && MODGATE_BIN=$(CURDIR)/$(B)/modgate MODGATE_LIVE=1 $(GO) test -count=1 -timeout 900s -run Live ./integration/
+	cd t && MODGATE_BIN=$(CURDIR)/$(B)/modgate MODGATE_LIVE=1 $(GO) test -count=1 -v -timeout 900s -run Live ./integration/
 
 test-san:
 	$(MAKE) SAN=1 test-unit test-integration
@@ -131,7 +131,7 @@ fuzz: deps-test
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/modgate
 	install -m 0755 $(B)/modgate $(DESTDIR)$(PREFIX)/bin/modgate
-	install -m 0644 etc/modgate.ini README.md $(DESTDIR)$(PREFIX)/share/doc/modgate/
+	install -m 0644 etc/modgate.ini etc/modgate.service README.md $(DESTDIR)$(PREFIX)/share/doc/modgate/
 
 clean:
 	rm -rf build build-san build-clang build-fuzz

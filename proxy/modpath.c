@@ -452,9 +452,11 @@ fail_toolong:
 	return UNESC_TOOLONG;
 }
 
-/* UnescapePath over a span. */
-static int unescape_path_n(const char *esc, size_t n, char *out, size_t outlen, char *err,
-                           size_t errlen)
+/* UnescapePath or UnescapeVersion over a span: undo the case-encoding, then
+ * check the result with check (check_path_n or check_version_n); what names
+ * the thing in messages ("module path", "version"). */
+static int unescape_n(const char *esc, size_t n, char *out, size_t outlen, const char *what,
+                      int (*check)(const char *, size_t, char *), char *err, size_t errlen)
 {
 	char q[QUOTED_SIZE], why[WHY_MAX];
 	size_t outn;
@@ -464,44 +466,30 @@ static int unescape_path_n(const char *esc, size_t n, char *out, size_t outlen, 
 	case UNESC_OK:
 		break;
 	case UNESC_MALFORMED:
-		errf(err, errlen, "invalid escaped module path %s: malformed case-encoding", q);
+		errf(err, errlen, "invalid escaped %s %s: malformed case-encoding", what, q);
 		return -1;
 	case UNESC_TOOLONG:
-		errf(err, errlen, "invalid escaped module path %s: too long", q);
+		errf(err, errlen, "invalid escaped %s %s: too long", what, q);
 		return -1;
 	}
-	if (check_path_n(out, outn, why) < 0) {
+	if (check(out, outn, why) < 0) {
 		out[0] = '\0';
-		errf(err, errlen, "invalid escaped module path %s: %s", q, why);
+		errf(err, errlen, "invalid escaped %s %s: %s", what, q, why);
 		return -1;
 	}
 	return 0;
 }
 
-/* UnescapeVersion over a span. */
+static int unescape_path_n(const char *esc, size_t n, char *out, size_t outlen, char *err,
+                           size_t errlen)
+{
+	return unescape_n(esc, n, out, outlen, "module path", check_path_n, err, errlen);
+}
+
 static int unescape_version_n(const char *esc, size_t n, char *out, size_t outlen, char *err,
                               size_t errlen)
 {
-	char q[QUOTED_SIZE], why[WHY_MAX];
-	size_t outn;
-
-	quote(q, esc, n);
-	switch (case_unescape(esc, n, out, outlen, &outn)) {
-	case UNESC_OK:
-		break;
-	case UNESC_MALFORMED:
-		errf(err, errlen, "invalid escaped version %s: malformed case-encoding", q);
-		return -1;
-	case UNESC_TOOLONG:
-		errf(err, errlen, "invalid escaped version %s: too long", q);
-		return -1;
-	}
-	if (check_version_n(out, outn, why) < 0) {
-		out[0] = '\0';
-		errf(err, errlen, "invalid escaped version %s: %s", q, why);
-		return -1;
-	}
-	return 0;
+	return unescape_n(esc, n, out, outlen, "version", check_version_n, err, errlen);
 }
 
 int modpath_check_path(const char *path, char *err, size_t errlen)
