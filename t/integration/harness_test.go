@@ -36,6 +36,7 @@ type modgate struct {
 type options struct {
 	proxy    string            // [upstream] proxy = ...
 	noproxy  string            // [upstream] noproxy = ...
+	server   string            // more [server] lines
 	extra    string            // more INI text, appended
 	env      map[string]string // extra environment for modgate
 	cacheDir string            // reuse a cache directory
@@ -76,8 +77,8 @@ func startModgate(t *testing.T, o options) *modgate {
 		cache = filepath.Join(dir, "cache")
 	}
 	port := freePort(t)
-	ini := fmt.Sprintf("[server]\nlisten = 127.0.0.1:%d\ncache = %s\n\n[upstream]\nproxy = %s\n",
-		port, cache, o.proxy)
+	ini := fmt.Sprintf("[server]\nlisten = 127.0.0.1:%d\ncache = %s\n%s\n[upstream]\nproxy = %s\n",
+		port, cache, o.server, o.proxy)
 	if o.noproxy != "" {
 		ini += "noproxy = " + o.noproxy + "\n"
 	}

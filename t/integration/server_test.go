@@ -1,0 +1,116 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Requests on one HTTP/1.1 connection: hits, misses, errors and HEADs all
+// leave the connection usable for the next request.
+func TestKeepAliveAcrossAnswers(t *testing.T) {
+	u := newUpstream(t)
+	m := startModgate(t, options{proxy: u.URL()})
+	tr := &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	paths := []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/example.com/fix/a/@v/list", 200},         // miss
+		{"GET", "/example.com/fix/a/@v/v1.0.0.zip", 200},   // miss, streamed
+		{"GET", "/example.com/fix/a/@v/v9.0.0.info", 404},  // upstream 404
+		{"HEAD", "/example.com/fix/a/@v/v1.0.0.mod", 200},  // miss, HEAD
+		{"GET", "/example.com/Bad/@v/list", 400},           // refused
+		{"GET", "/example.com/fix/a/@v/v1.0.0.zip", 200},   // hit or join
+		{"GET", "/example.com/fix/a/@v/v9.0.0.info", 404},  // negative
+		{"GET", "/example.com/fix/big/@v/v1.0.0.zip", 200}, // 2 MiB miss
+		{"GET", "/sumdb/sum.golang.org/supported", 404},    // sumdb
+		{"GET", "/example.com/fix/a/@v/list", 200},         // hit
+	}
+	reused := 0
+	for _, p := range paths {
+		req, _ := http.NewRequest(p.method, m.URL+p.path, nil)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) {
+				if info.Reused {
+					reused++
+				}
+			},
+		}))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", p.method, p.path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != p.status {
+			t.Errorf("%s %s: %d, want %d", p.method, p.path, resp.StatusCode, p.status)
+		}
+	}
+	if reused != len(paths)-1 {
+		t.Errorf("%d of %d requests reused the connection, want all but the first", reused, len(paths)-1)
+	}
+}
+
+// server.max_connections bounds open client connections: one more is
+// closed at once, and a slot frees when a client leaves.
+func TestMaxConnections(t *testing.T) {
+	u := newUpstream(t)
+	m2 := startModgate(t, options{proxy: u.URL(), server: "max_connections = 2\n"})
+	addr := strings.TrimPrefix(m2.URL, "http://")
+	// ask sends one request on a new connection and reports whether it was answered.
+	ask := func() (net.Conn, bool) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "GET /example.com/fix/a/@v/list HTTP/1.1\r\nHost: x\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		return c, err == nil && strings.Contains(line, "200")
+	}
+	var conns []net.Conn
+	// The harness's own start-up probe may still count for a moment.
+	eventually(t, "a first connection served", func() bool {
+		c, ok := ask()
+		if !ok {
+			c.Close()
+			return false
+		}
+		conns = append(conns, c)
+		return true
+	})
+	c, ok := ask()
+	if !ok {
+		t.Fatalf("second connection within the limit was not served")
+	}
+	conns = append(conns, c)
+	defer conns[1].Close()
+	third, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	fmt.Fprintf(third, "GET /example.com/fix/a/@v/list HTTP/1.1\r\nHost: x\r\n\r\n")
+	third.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if line, err := bufio.NewReader(third).ReadString('\n'); err == nil {
+		t.Errorf("a third connection was served: %q", line)
+	}
+	eventually(t, "a log line about the refused connection", func() bool {
+		return strings.Contains(m2.Log(), "max_connections")
+	})
+	conns[0].Close()
+	eventually(t, "a freed slot", func() bool {
+		c, ok := ask()
+		c.Close()
+		return ok
+	})
+}
