@@ -1139,6 +1139,19 @@ int config_apply_env(struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
+const char *config_upstream_redacted(const struct config_upstream *u, char *buf, size_t len)
+{
+	if (len == 0)
+		return buf;
+	if (u->kind == CONFIG_UP_DIRECT)
+		snprintf(buf, len, "direct");
+	else if (u->kind == CONFIG_UP_OFF)
+		snprintf(buf, len, "off");
+	else
+		redact_url(u->url, buf, len);
+	return buf;
+}
+
 int config_is_noproxy(const struct config *c, const char *module_path)
 {
 	return pathglob_match_prefix(c->noproxy, module_path);

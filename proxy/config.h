@@ -67,6 +67,12 @@ int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, ch
  * fetched direct rather than through the upstream proxies, else 0. */
 int config_is_noproxy(const struct config *c, const char *module_path);
 
+/* Writes the upstream as text for logs and messages into buf (len bytes,
+ * cut short if need be) and returns buf: "direct", "off", or the URL with
+ * any password replaced by "xxxxx", as Go's URL.Redacted does. Pure; callable
+ * from anywhere. */
+const char *config_upstream_redacted(const struct config_upstream *u, char *buf, size_t len);
+
 /* Writes the effective configuration to out as an INI file that loads back
  * to the same struct config (modgate -t). URLs are written in full,
  * credentials included, like nginx -T. */

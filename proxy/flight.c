@@ -242,8 +242,11 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 {
 	struct flight *f = arg;
 	const struct config_upstream *up = &f->env->cfg->upstreams[f->upstream];
-	char msg[1024];
+	char msg[1024], shown[CONFIG_URL_MAX];
 	int timeout = res == FETCH_TIMEOUT;
+
+	/* Messages name the upstream, never its credentials. */
+	config_upstream_redacted(up, shown, sizeof(shown));
 
 	f->fetch = NULL;
 	if (res == FETCH_OK && status == 200) {
@@ -259,11 +262,11 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 	}
 	if (f->state == FLIGHT_STREAMING) {
 		/* Waiters may have sent bytes already: this flight is over. */
-		log_warn("upstream %s broke off %s after %lld bytes: %s", up->url, f->rel,
+		log_warn("upstream %s broke off %s after %lld bytes: %s", shown, f->rel,
 		         (long long)f->written, errmsg);
 		drop_body(f);
 		snprintf(msg, sizeof(msg), "modgate: upstream %.200s broke off %.300s: %.300s",
-		         up->url, f->rel, errmsg);
+		         shown, f->rel, errmsg);
 		fail(f, 502, 0, msg);
 		return;
 	}
@@ -275,8 +278,7 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 			         f->body_err_len);
 		else
 			snprintf(f->last_answer_msg, sizeof(f->last_answer_msg),
-			         "not found: %.300s (upstream %.150s: %ld)", f->rel, up->url,
-			         status);
+			         "not found: %.300s (upstream %.150s: %ld)", f->rel, shown, status);
 		f->upstream++;
 		try_next(f);
 		return;
@@ -286,10 +288,10 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 
 		one_line(line, sizeof(line), f->body_err, f->body_err_len);
 		snprintf(msg, sizeof(msg),
-		         "modgate: upstream %.200s answered %ld for %.300s%s%.250s", up->url,
-		         status, f->rel, line[0] ? ": " : "", line);
+		         "modgate: upstream %.200s answered %ld for %.300s%s%.250s", shown, status,
+		         f->rel, line[0] ? ": " : "", line);
 	} else {
-		snprintf(msg, sizeof(msg), "modgate: upstream %.200s: %s: %.300s", up->url,
+		snprintf(msg, sizeof(msg), "modgate: upstream %.200s: %s: %.300s", shown,
 		         fetch_result_str(res), errmsg);
 	}
 	log_warn("%s", msg + strlen("modgate: "));

@@ -78,13 +78,12 @@ static int serve(const struct config *cfg)
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
 	for (i = 0; i < cfg->n_upstreams; i++) {
-		const struct config_upstream *up = &cfg->upstreams[i];
+		char shown[CONFIG_URL_MAX];
 
+		/* Never a password from a URL in the log. */
 		log_info("upstream %d: %s%s", i + 1,
-		         up->kind == CONFIG_UP_URL      ? up->url
-		         : up->kind == CONFIG_UP_DIRECT ? "direct"
-		                                        : "off",
-		         up->fallthrough_any ? " (|: any error moves on)" : "");
+		         config_upstream_redacted(&cfg->upstreams[i], shown, sizeof(shown)),
+		         cfg->upstreams[i].fallthrough_any ? " (|: any error moves on)" : "");
 	}
 	log_info("modgate %s listening on http://%s:%d cache %s", MODGATE_VERSION, cfg->listen_host,
 	         server_port(srv), cfg->cache_dir);
@@ -169,8 +168,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "modgate: --listen: %s\n", err);
 		return 1;
 	}
-	if (cache_dir)
+	if (cache_dir) {
+		if (!cache_dir[0] || strlen(cache_dir) >= sizeof(cfg.cache_dir)) {
+			fprintf(stderr, "modgate: --cache-dir: empty or too long\n");
+			return 1;
+		}
 		snprintf(cfg.cache_dir, sizeof(cfg.cache_dir), "%s", cache_dir);
+	}
 	if (check_only) {
 		config_dump(&cfg, stdout);
 		fprintf(stderr, "modgate: configuration %s is valid\n",

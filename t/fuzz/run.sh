@@ -25,7 +25,9 @@ for target in t/fuzz/fuzz_*.c; do
 	mkdir -p "$corpus"
 	[ -d "t/fuzz/corpus/$name" ] && cp -n t/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null || true
 	echo "fuzz: $name for ${secs}s"
-	if ! (cd "$out" && "./$name" -max_total_time="$secs" -print_final_stats=1 \
+	dict=""
+	[ -f "t/fuzz/$name.dict" ] && dict="-dict=$(pwd)/t/fuzz/$name.dict"
+	if ! (cd "$out" && "./$name" -max_total_time="$secs" -print_final_stats=1 $dict \
 		-artifact_prefix="$name-" "corpus/$name" >"$name.log" 2>&1); then
 		echo "fuzz: $name FAILED; see $out/$name.log"
 		tail -30 "$out/$name.log"

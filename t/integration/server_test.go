@@ -114,3 +114,22 @@ func TestMaxConnections(t *testing.T) {
 		return ok
 	})
 }
+
+// A password in an upstream URL never reaches the log.
+func TestUpstreamPasswordNotLogged(t *testing.T) {
+	u := newUpstream(t)
+	withCreds := strings.Replace(u.URL(), "http://", "http://user:s3cr3tpw@", 1)
+	m := startModgate(t, options{proxy: withCreds})
+	if st, _, _ := get(t, m.URL+"/example.com/fix/a/@v/list"); st != 200 {
+		t.Fatalf("list through an upstream URL with credentials: %d", st)
+	}
+	u.Stop()
+	_, _, body := get(t, m.URL+"/example.com/fix/b/@v/list") // a failure, naming its upstream
+	if strings.Contains(string(body), "s3cr3tpw") || !strings.Contains(string(body), "127.0.0.1") {
+		t.Errorf("error body %q: want the upstream named without its password", body)
+	}
+	eventually(t, "the failure's log line", func() bool { return strings.Contains(m.Log(), "connect failed") })
+	if strings.Contains(m.Log(), "s3cr3tpw") {
+		t.Errorf("the log holds the upstream password:\n%s", m.Log())
+	}
+}

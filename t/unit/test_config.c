@@ -941,6 +941,34 @@ static void test_is_noproxy(void **state)
 	assert_int_equal(config_is_noproxy(&c, "golang.org/x/mod"), 0);
 }
 
+static void test_upstream_redacted(void **state)
+{
+	struct config c;
+	char err[512], buf[CONFIG_URL_MAX], small[12];
+
+	(void)state;
+	config_init_defaults(&c);
+	assert_int_equal(
+	    config_parse_goproxy(&c,
+	                         "https://user:s3cret@a.example/p|"
+	                         "http://token@b.example,https://c.example:1/x@y,direct",
+	                         err, sizeof(err)),
+	    0);
+	assert_string_equal(config_upstream_redacted(&c.upstreams[0], buf, sizeof(buf)),
+	                    "https://user:xxxxx@a.example/p");
+	assert_string_equal(config_upstream_redacted(&c.upstreams[1], buf, sizeof(buf)),
+	                    "http://token@b.example"); /* no password: as Go, kept */
+	assert_string_equal(config_upstream_redacted(&c.upstreams[2], buf, sizeof(buf)),
+	                    "https://c.example:1/x@y"); /* '@' in the path is no userinfo */
+	assert_string_equal(config_upstream_redacted(&c.upstreams[3], buf, sizeof(buf)), "direct");
+	assert_int_equal(config_parse_goproxy(&c, "off", err, sizeof(err)), 0);
+	assert_string_equal(config_upstream_redacted(&c.upstreams[0], buf, sizeof(buf)), "off");
+	assert_int_equal(config_parse_goproxy(&c, "https://u:p@a.example", err, sizeof(err)), 0);
+	assert_string_equal(config_upstream_redacted(&c.upstreams[0], small, sizeof(small)),
+	                    "https://u:x");
+	assert_ptr_equal(config_upstream_redacted(&c.upstreams[0], small, 0), small);
+}
+
 static char *dump_to_string(const struct config *c)
 {
 	char *buf = NULL;
@@ -1119,6 +1147,7 @@ int main(void)
 	    cmocka_unit_test(test_ini_error_keeps_config),
 	    cmocka_unit_test(test_load_file),
 	    cmocka_unit_test(test_is_noproxy),
+	    cmocka_unit_test(test_upstream_redacted),
 	    cmocka_unit_test(test_dump_defaults),
 	    cmocka_unit_test(test_dump_roundtrip),
 	    cmocka_unit_test(test_example_file),
