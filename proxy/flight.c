@@ -23,6 +23,7 @@
 #include "proxy/worker.h"
 
 #include <errno.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,15 @@
 
 #define BODY_ERR_MAX 511
 
-static void try_next(struct flight *f);
+static void try_next(struct flight *f, int failed);
+
+int64_t flight_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void flight_unref(struct flight *f)
 {
@@ -122,6 +131,7 @@ static int on_response(void *arg, long status, off_t content_length)
 
 	f->http_status = (int)status;
 	f->body_err_len = 0;
+	f->headers_ms = flight_now_ms() - f->attempt_start;
 	if (status != 200)
 		return 0;
 	f->body_fd =
@@ -238,35 +248,69 @@ static void start_commit(struct flight *f)
 	}
 }
 
+/* What the attempt taught us about the upstream: 5xx, 429 and broken
+ * transfers count against its breaker; any other status is an answer. */
+static enum breaker_outcome outcome_of(enum fetch_result res, long status)
+{
+	switch (res) {
+	case FETCH_OK:
+		return status >= 500 || status == 429 ? BREAKER_FAILURE : BREAKER_SUCCESS;
+	case FETCH_ABORTED:
+		return BREAKER_IGNORED; /* we stopped it (temp file, size) */
+	default:
+		return BREAKER_FAILURE;
+	}
+}
+
+static void record(struct flight *f, enum fetch_result res, long status)
+{
+	struct upstream *up = f->member->up;
+	enum breaker_outcome o = outcome_of(res, status);
+	struct breaker_counters bc;
+	int64_t now = flight_now_ms();
+
+		if (o == BREAKER_FAILURE)
+		up->failures++;
+	else if (o == BREAKER_SUCCESS)
+		up->answers++;
+	if (f->headers_ms >= 0)
+		pool_observe_latency(up, f->headers_ms);
+	if (!breaker_record(&up->breaker, &f->permit, o,
+			    f->headers_ms >= 0 ? f->headers_ms : now - f->attempt_start, now))
+		return;
+	breaker_counters(&up->breaker, &bc);
+	log_warn("upstream %s: breaker %s (%s; %u failures in a row, %d%% of the last %u calls)",
+		 up->shown, breaker_state_name(breaker_state(&up->breaker, now)),
+		 breaker_reason_name(bc.last_reason), bc.consecutive_failures,
+		 bc.failure_rate_pct, bc.window_calls);
+}
+
 static void on_done(void *arg, enum fetch_result res, long status, const char *errmsg)
 {
 	struct flight *f = arg;
-	const struct config_upstream *up = &f->env->cfg->upstreams[f->upstream];
-	char msg[1024], shown[CONFIG_URL_MAX];
-	int timeout = res == FETCH_TIMEOUT;
-
-	/* Messages name the upstream, never its credentials. */
-	config_upstream_redacted(up, shown, sizeof(shown));
+	const char *shown = f->member->up->shown;
+	char msg[1024];
 
 	f->fetch = NULL;
+	if (res == FETCH_OK && status == 200 && f->content_length >= 0 &&
+	    f->written != f->content_length) {
+		res = FETCH_BROKEN;
+		errmsg = "body shorter than its Content-Length";
+	}
+	record(f, res, status);
 	if (res == FETCH_OK && status == 200) {
-		if (f->content_length >= 0 && f->written != f->content_length) {
-			res = FETCH_BROKEN;
-			errmsg = "body shorter than its Content-Length";
-		} else {
-			f->state = FLIGHT_COMPLETE;
-			poke(f);
-			start_commit(f);
-			return;
-		}
+		f->state = FLIGHT_COMPLETE;
+		poke(f);
+		start_commit(f);
+		return;
 	}
 	if (f->state == FLIGHT_STREAMING) {
 		/* Waiters may have sent bytes already: this flight is over. */
 		log_warn("upstream %s broke off %s after %lld bytes: %s", shown, f->rel,
-		         (long long)f->written, errmsg);
+			 (long long)f->written, errmsg);
 		drop_body(f);
 		snprintf(msg, sizeof(msg), "modgate: upstream %.200s broke off %.300s: %.300s",
-		         shown, f->rel, errmsg);
+			 shown, f->rel, errmsg);
 		fail(f, 502, 0, msg);
 		return;
 	}
@@ -275,32 +319,27 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 		f->last_answer = (int)status;
 		if (f->body_err_len > 0)
 			one_line(f->last_answer_msg, sizeof(f->last_answer_msg), f->body_err,
-			         f->body_err_len);
+				 f->body_err_len);
 		else
 			snprintf(f->last_answer_msg, sizeof(f->last_answer_msg),
-			         "not found: %.300s (upstream %.150s: %ld)", f->rel, shown, status);
-		f->upstream++;
-		try_next(f);
+				 "not found: %.300s (upstream %.150s: %ld)", f->rel, shown, status);
+		try_next(f, 0);
 		return;
 	}
 	if (res == FETCH_OK) {
 		char line[256];
 
 		one_line(line, sizeof(line), f->body_err, f->body_err_len);
-		snprintf(msg, sizeof(msg),
-		         "modgate: upstream %.200s answered %ld for %.300s%s%.250s", shown, status,
-		         f->rel, line[0] ? ": " : "", line);
+		snprintf(f->last_error, sizeof(f->last_error),
+			 "modgate: upstream %.200s answered %ld for %.300s%s%.250s", shown, status,
+			 f->rel, line[0] ? ": " : "", line);
 	} else {
-		snprintf(msg, sizeof(msg), "modgate: upstream %.200s: %s: %.300s", shown,
-		         fetch_result_str(res), errmsg);
+		snprintf(f->last_error, sizeof(f->last_error), "modgate: upstream %.200s: %s: %.300s",
+			 shown, fetch_result_str(res), errmsg);
 	}
-	log_warn("%s", msg + strlen("modgate: "));
-	if (up->fallthrough_any && f->upstream + 1 < f->env->cfg->n_upstreams) {
-		f->upstream++;
-		try_next(f);
-		return;
-	}
-	fail(f, timeout ? 504 : 502, 0, msg);
+	f->last_error_timeout = res == FETCH_TIMEOUT;
+	log_warn("%s", f->last_error + strlen("modgate: "));
+	try_next(f, 1);
 }
 
 static const struct fetch_callbacks flight_fetch_cb = {
@@ -309,63 +348,102 @@ static const struct fetch_callbacks flight_fetch_cb = {
     .on_done = on_done,
 };
 
-static void try_next(struct flight *f)
+/* Every upstream the walk allows was asked, or the walk stopped: answer
+ * with the best we know. */
+static void give_up(struct flight *f, enum pool_next why)
+{
+	struct pool *pool = f->walk.pool;
+	char msg[1024], states[600];
+	int64_t now = flight_now_ms(), ms;
+
+	if (f->last_answer) {
+		fail(f, f->last_answer, 1, f->last_answer_msg);
+		return;
+	}
+	if (why == POOL_NEXT_OPEN || (why == POOL_NEXT_EXHAUSTED && !f->last_error[0])) {
+		/* Nothing was asked because every breaker refuses: a fast 503
+		 * that says when to come back, not a hang. */
+		ms = pool_retry_after_ms(pool, now);
+		f->retry_after_s = ms < 0 ? 0 : (int)((ms + 999) / 1000);
+		pool_describe(pool, now, states, sizeof(states));
+		snprintf(msg, sizeof(msg), "modgate: no usable upstream in pool %s: %.600s%s%.300s",
+			 pool->name, states, f->last_error[0] ? "; last error: " : "",
+			 f->last_error[0] ? f->last_error + strlen("modgate: ") : "");
+		fail(f, 503, 0, msg);
+		return;
+	}
+	if (why == POOL_NEXT_BUDGET) {
+		snprintf(msg, sizeof(msg), "%.800s (no retry: pool %s's retry budget is spent)",
+			 f->last_error, pool->name);
+		fail(f, f->last_error_timeout ? 504 : 502, 0, msg);
+		return;
+	}
+	fail(f, f->last_error_timeout ? 504 : 502, 0, f->last_error);
+}
+
+static void try_next(struct flight *f, int failed)
 {
 	const struct config *cfg = f->env->cfg;
-	const struct config_upstream *up;
 	struct fetch_opts opts = {
 	    .connect_timeout_ms = cfg->connect_timeout_ms,
 	    .first_byte_timeout_ms = cfg->first_byte_timeout_ms,
 	    .idle_timeout_ms = cfg->idle_timeout_ms,
 	};
-	char url[sizeof(up->url) + 3 * sizeof(f->rel) + 2];
+	char url[CONFIG_URL_MAX + 3 * sizeof(f->rel) + 2];
 	char esc[3 * sizeof(f->rel)];
 	char msg[1024];
+	enum pool_next next;
 
 	/* A version may hold bytes a URL cannot carry as they are ('#', '%'). */
 	if (modpath_url_escape(f->rel, esc, sizeof(esc)) < 0) {
 		fail(f, 400, 0, "modgate: path too long");
 		return;
 	}
-
-	for (; f->upstream < cfg->n_upstreams; f->upstream++) {
-		up = &cfg->upstreams[f->upstream];
-		if (up->kind == CONFIG_UP_OFF) {
+	for (;;) {
+		next = pool_walk_next(&f->walk, failed, flight_now_ms(), &f->member, &f->permit);
+		switch (next) {
+		case POOL_NEXT_UPSTREAM:
+			break;
+		case POOL_NEXT_OFF:
 			fail(f, 403, 0, "modgate: module lookup disabled by GOPROXY=off");
 			return;
-		}
-		if (up->kind == CONFIG_UP_DIRECT) {
+		case POOL_NEXT_DIRECT:
 			/* An answer from a proxy before "direct" says more than we can. */
 			if (f->last_answer) {
 				fail(f, f->last_answer, 1, f->last_answer_msg);
 			} else {
 				snprintf(msg, sizeof(msg),
-				         "modgate: %.400s is not on any upstream proxy; this "
-				         "modgate does "
-				         "not fetch from version control (direct)",
-				         f->module);
+					 "modgate: %.400s is not on any upstream proxy; this "
+					 "modgate does not fetch from version control (direct)",
+					 f->module);
 				fail(f, 404, 0, msg);
 			}
 			return;
+		default:
+			give_up(f, next);
+			return;
 		}
-		snprintf(url, sizeof(url), "%s/%s", up->url, esc);
+		snprintf(url, sizeof(url), "%s/%s", f->member->up->url, esc);
+		f->attempt_start = flight_now_ms();
+		f->headers_ms = -1;
 		f->fetch = fetch_start(f->env->fetch, url, &opts, &flight_fetch_cb, f);
 		if (f->fetch) {
 			f->env->upstream_requests++;
 			return;
 		}
-		log_error("could not start a transfer to %s", url);
+		breaker_release(&f->member->up->breaker, &f->permit);
+		snprintf(f->last_error, sizeof(f->last_error),
+			 "modgate: could not start a transfer to %.200s", f->member->up->shown);
+		log_error("%s", f->last_error + strlen("modgate: "));
+		failed = 1;
 	}
-	if (f->last_answer)
-		fail(f, f->last_answer, 1, f->last_answer_msg);
-	else
-		fail(f, 502, 0, "modgate: no upstream could be asked");
 }
 
-int flight_join(struct flight_env *env, const char *rel, const char *module, int immutable,
-                struct flight_waiter *w)
+int flight_join(struct flight_env *env, struct pool *pool, const char *rel, const char *module,
+		int immutable, struct flight_waiter *w)
 {
 	struct flight *f = strmap_get(env->flights, rel);
+	int fresh = !f;
 
 	if (!f) {
 		f = calloc(1, sizeof(*f));
@@ -392,8 +470,10 @@ int flight_join(struct flight_env *env, const char *rel, const char *module, int
 	TAILQ_INSERT_TAIL(&f->waiters, w, link);
 	f->refs++;
 	/* Only now may the flight fail, with w holding it alive. */
-	if (f->active && !f->fetch && f->state == FLIGHT_WAITING)
-		try_next(f);
+	if (fresh) {
+		pool_walk_init(&f->walk, pool);
+		try_next(f, 0);
+	}
 	/* A late joiner may find the flight already streaming or finished:
 	 * let it catch up from the next loop turn. */
 	if (f->state != FLIGHT_WAITING)
@@ -421,6 +501,7 @@ static int cancel_one(const char *key, void *value, void *arg)
 	if (f->fetch) {
 		fetch_cancel(f->fetch);
 		f->fetch = NULL;
+		breaker_release(&f->member->up->breaker, &f->permit);
 		drop_body(f);
 		f->state = FLIGHT_FAILED;
 		f->status = 503;

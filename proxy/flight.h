@@ -24,6 +24,7 @@
 
 #include "proxy/config-t.h"
 #include "proxy/modpath.h"
+#include "proxy/pool.h"
 
 /* Longest cache path of one object: module, "/@v/", version, suffix. */
 #define FLIGHT_REL_MAX (2 * MODPATH_ESC_MAX + 16)
@@ -44,6 +45,7 @@ struct flight_env {
 	struct cache_neg *neg;
 	struct worker_pool *workers;
 	struct strmap *flights;          /* rel -> struct flight *, owned by this module */
+	struct pool_set *pools;          /* the upstreams and their breakers */
 	unsigned long upstream_requests; /* counters, for logs and tests */
 	unsigned long commits;
 };
@@ -71,6 +73,7 @@ struct flight {
 	off_t written;        /* bytes of body in body_fd */
 	off_t content_length; /* from the upstream, -1 when not announced */
 	int status;           /* FLIGHT_FAILED: the status for the client */
+	int retry_after_s;    /* FLIGHT_FAILED with 503: when to come back, 0 if unknown */
 	int answered; /* FLIGHT_FAILED: status is an upstream's answer (404/410), not a failure */
 	char message[512]; /* FLIGHT_FAILED: one line for the client */
 
@@ -79,7 +82,13 @@ struct flight {
 	char rel[FLIGHT_REL_MAX + 1];
 	char module[MODPATH_MAX + 1];
 	int immutable;
-	int upstream; /* index into cfg->upstreams of the one being tried */
+	struct pool_walk walk;
+	struct pool_member *member;   /* the upstream being tried */
+	struct breaker_permit permit; /* its breaker's permit for this attempt */
+	int64_t attempt_start;        /* monotonic ms */
+	int64_t headers_ms;           /* time to the response headers, -1 before */
+	char last_error[1024];        /* the last failure, one line for the client */
+	int last_error_timeout;
 	struct fetch *fetch;
 	char tmp_name[96];
 	int http_status;    /* of the current attempt */
@@ -94,12 +103,16 @@ struct flight {
 };
 
 /* Attaches w to the flight for rel (escaped cache path of module), starting
- * one if none runs. immutable says whether the object may be replaced once
- * committed. w is borrowed until flight_leave. 0, or -1 if no flight could
- * be created (out of memory or temp space); w->notify then never runs.
- * Loop thread; safe from inside libevhtp callbacks. */
-int flight_join(struct flight_env *env, const char *rel, const char *module, int immutable,
-                struct flight_waiter *w);
+ * one through pool (borrowed, from env->pools) if none runs. immutable says
+ * whether the object may be replaced once committed. w is borrowed until
+ * flight_leave. 0, or -1 if no flight could be created (out of memory);
+ * w->notify then never runs. Loop thread; safe from inside libevhtp
+ * callbacks. */
+int flight_join(struct flight_env *env, struct pool *pool, const char *rel, const char *module,
+		int immutable, struct flight_waiter *w);
+
+/* The monotonic clock in milliseconds, as breakers and walks count time. */
+int64_t flight_now_ms(void);
 
 /* Detaches w. The flight keeps running for the cache if others need it or
  * its fetch is still going. Idempotent. Loop thread, also from inside w's

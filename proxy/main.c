@@ -6,6 +6,7 @@
  * given with --config, and the --listen / --cache-dir flags.
  */
 #include "proxy/config.h"
+#include "proxy/ctl.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 
@@ -22,7 +23,10 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: modgate [serve] [options]   serve the GOPROXY protocol\n"
-	             "       modgate -t [-c FILE]        check a configuration and print it\n"
+	             		"       modgate -t [-c FILE]        check a configuration and print it\n"
+		"       modgate upstream status [--json]            upstreams and breakers\n"
+		"       modgate upstream drain|undrain NAME         take out of / back into rotation\n"
+		"       modgate upstream open|close|auto NAME       force a breaker, or hand it back\n"
 	             "\n"
 	             "options:\n"
 	             "  -c, --config FILE      INI configuration (optional; see etc/modgate.ini)\n"
@@ -31,7 +35,10 @@ static void usage(FILE *out)
 	             "                         (default $MODGATE_CACHE, $XDG_CACHE_HOME/modgate,\n"
 	             "                         ~/.cache/modgate, or /var/cache/modgate)\n"
 	             "      --log-level LEVEL  debug, info, warn or error (default info)\n"
-	             "  -t, --test             check the configuration, print the result, exit\n"
+	             		"  -t, --test             check the configuration, print the result, exit\n"
+		"      --admin ADDR:PORT  the admin endpoint, for modgate upstream ...\n"
+		"                         (default: [admin] listen, 127.0.0.1:8081)\n"
+		"      --json             modgate upstream status: JSON instead of a table\n"
 	             "  -h, --help             this text\n"
 	             "  -V, --version          print the version\n"
 	             "\n"
@@ -87,6 +94,9 @@ static int serve(const struct config *cfg)
 	}
 	log_info("modgate %s listening on http://%s:%d cache %s", MODGATE_VERSION, cfg->listen_host,
 	         server_port(srv), cfg->cache_dir);
+		if (server_admin_port(srv))
+		log_info("admin endpoint on http://%s:%d/upstreams", cfg->admin_host,
+			 server_admin_port(srv));
 	event_base_dispatch(base);
 	event_free(sigint);
 	event_free(sigterm);
@@ -107,13 +117,16 @@ int main(int argc, char **argv)
 	    {"test", no_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
+	    {"admin", required_argument, NULL, 'a'},
+	    {"json", no_argument, NULL, 'j'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct config cfg;
-	const char *config_file = NULL, *listen = NULL, *cache_dir = NULL;
+	const char *config_file = NULL, *listen = NULL, *cache_dir = NULL, *admin = NULL;
+	const char *command = "serve";
 	enum log_level level;
 	char err[1024];
-	int opt, check_only = 0;
+	int opt, check_only = 0, json = 0;
 
 	config_init_defaults(&cfg);
 	while ((opt = getopt_long(argc, argv, "c:l:d:thV", opts, NULL)) != -1) {
@@ -137,6 +150,12 @@ int main(int argc, char **argv)
 		case 't':
 			check_only = 1;
 			break;
+		case 'a':
+			admin = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -148,11 +167,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc && strcmp(argv[optind], "serve") == 0)
-		optind++;
-	if (optind < argc) {
-		fprintf(stderr, "modgate: unknown command %s\n", argv[optind]);
+		if (optind < argc)
+		command = argv[optind++];
+	if (strcmp(command, "serve") != 0 && strcmp(command, "upstream") != 0) {
+		fprintf(stderr, "modgate: unknown command %s\n", command);
 		usage(stderr);
+		return 2;
+	}
+	if (strcmp(command, "serve") == 0 && optind < argc) {
+		fprintf(stderr, "modgate: serve takes no arguments (%s)\n", argv[optind]);
 		return 2;
 	}
 	if (config_apply_env(&cfg, err, sizeof(err)) < 0) {
@@ -174,6 +197,18 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		snprintf(cfg.cache_dir, sizeof(cfg.cache_dir), "%s", cache_dir);
+	}
+		if (strcmp(command, "upstream") == 0) {
+		char addr[CONFIG_HOST_MAX + 16];
+
+		if (!admin && cfg.admin_port == 0) {
+			fprintf(stderr, "modgate: the admin endpoint is off ([admin] listen = off); "
+					"give --admin ADDR:PORT\n");
+			return 1;
+		}
+		snprintf(addr, sizeof(addr), strchr(cfg.admin_host, ':') ? "[%s]:%d" : "%s:%d",
+			 cfg.admin_host[0] ? cfg.admin_host : "127.0.0.1", cfg.admin_port);
+		return ctl_upstream(argc - optind, argv + optind, admin ? admin : addr, json);
 	}
 	if (check_only) {
 		config_dump(&cfg, stdout);

@@ -19,11 +19,14 @@
 
 #include "cache/negcache.h"
 #include "cache/store.h"
+#include "proxy/admin.h"
 #include "proxy/config.h"
+#include "proxy/conns.h"
 #include "proxy/fetch.h"
 #include "proxy/flight.h"
 #include "proxy/log.h"
 #include "proxy/modpath.h"
+#include "proxy/pool.h"
 #include "proxy/strmap.h"
 #include "proxy/worker.h"
 
@@ -34,7 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -45,21 +47,15 @@
 #define STREAM_HIGH_WATER (512 * 1024)
 #define STREAM_CHUNK (1024 * 1024)
 
-/* One per client connection, so shutdown can close them all. */
-struct client_conn {
-	evhtp_connection_t *conn;
-	struct server *srv;
-	LIST_ENTRY(client_conn) link;
-};
-
 struct server {
 	struct event_base *base;
 	struct config cfg;
 	evhtp_t *htp;
 	int port;
-	int connections;
-	LIST_HEAD(, client_conn) clients;
+	struct conn_set clients;
 	struct flight_env env;
+	struct pool_set pools;
+	struct admin *admin; /* NULL when [admin] listen = off */
 };
 
 /* One per paused request; freed in on_request_fini. */
@@ -338,7 +334,13 @@ static void reply_failure(struct request_ctx *c)
 		log_warn("serving stale %s: %s", f->rel, f->message);
 		c->stale_fd = -1;
 		reply_file(c->srv, c->req, c->kind, 0, "STALE", fd, c->stale_size);
-	} else {
+		} else {
+		if (f->retry_after_s > 0) {
+			char ra[16];
+
+			snprintf(ra, sizeof(ra), "%d", f->retry_after_s);
+			add_header(c->req, "Retry-After", ra);
+		}
 		reply_text(c->req, f->status, "MISS", f->message);
 	}
 	flight_leave(&c->waiter);
@@ -384,6 +386,32 @@ static void on_flight(struct flight_waiter *w)
 	start_stream(c);
 }
 
+/* Modules that no proxy upstream may serve: the client fetches them itself
+ * (404 lets GOPROXY=modgate,direct go on), or nobody does. */
+static void refuse_route(evhtp_request_t *req, enum pool_route route, const char *module)
+{
+	char line[600];
+
+	switch (route) {
+	case POOL_ROUTE_DIRECT:
+		snprintf(line, sizeof(line),
+			 "modgate: %.400s matches GONOPROXY or a direct route: it is never fetched "
+			 "through a proxy",
+			 module);
+		reply_text(req, 404, NULL, line);
+		return;
+	case POOL_ROUTE_OFF:
+		snprintf(line, sizeof(line), "modgate: module lookup disabled by route for %.400s",
+			 module);
+		reply_text(req, 403, NULL, line);
+		return;
+	default:
+		snprintf(line, sizeof(line), "modgate: no route for %.400s", module);
+		reply_text(req, 404, NULL, line);
+		return;
+	}
+}
+
 static int build_rel(const struct modpath_req *mp, char *rel, size_t len)
 {
 	static const char *ext[] = {
@@ -414,7 +442,9 @@ static void on_request(evhtp_request_t *req, void *arg)
 	struct request_ctx *c;
 	char rel[FLIGHT_REL_MAX + 1];
 	char err[512];
-	int status, fd, immutable;
+		int status, fd, immutable;
+	enum pool_route route;
+	struct pool *pool = NULL;
 	htp_method method = evhtp_request_get_method(req);
 	const char *path = req->uri && req->uri->path ? req->uri->path->full : NULL;
 	time_t now = time(NULL);
@@ -459,13 +489,12 @@ static void on_request(evhtp_request_t *req, void *arg)
 		reply_text(req, neg->status, "NEGATIVE", neg->body);
 		return;
 	}
-	if (config_is_noproxy(&s->cfg, mp.module)) {
+		route = config_is_noproxy(&s->cfg, mp.module) ? POOL_ROUTE_DIRECT
+						       : pool_route(&s->pools, mp.module, &pool);
+	if (route != POOL_ROUTE_POOL) {
 		if (fd >= 0)
 			close(fd);
-		snprintf(err, sizeof(err),
-		         "modgate: %.400s matches GONOPROXY: it is never fetched through a proxy",
-		         mp.module);
-		reply_text(req, 404, NULL, err);
+		refuse_route(req, route, mp.module);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -483,7 +512,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 	c->stale_fd = fd;
 	c->stale_size = fd >= 0 ? st.size : 0;
 	c->waiter.notify = on_flight;
-	if (flight_join(&s->env, rel, mp.module, immutable, &c->waiter) < 0) {
+	if (flight_join(&s->env, pool, rel, mp.module, immutable, &c->waiter) < 0) {
 		if (fd >= 0)
 			close(fd);
 		free(c);
@@ -495,64 +524,11 @@ static void on_request(evhtp_request_t *req, void *arg)
 	evhtp_request_pause(req);
 }
 
-static evhtp_res on_connection_fini(evhtp_connection_t *conn, void *arg)
-{
-	struct client_conn *cc = arg;
-
-	(void)conn;
-	cc->srv->connections--;
-	LIST_REMOVE(cc, link);
-	free(cc);
-	return EVHTP_RES_OK;
-}
-
-static evhtp_res on_accept(evhtp_connection_t *conn, void *arg)
-{
-	struct server *s = arg;
-	struct client_conn *cc;
-	evutil_socket_t fd;
-	int one = 1;
-
-	if (s->connections >= s->cfg.max_connections) {
-		log_warn("refusing a connection: %d open (server.max_connections)", s->connections);
-		return EVHTP_RES_ERROR;
-	}
-	cc = calloc(1, sizeof(*cc));
-	if (!cc)
-		return EVHTP_RES_ERROR;
-	/* Headers and body leave in separate writes (the body by sendfile):
-	 * without TCP_NODELAY, Nagle holds the body back until the client's
-	 * delayed ACK, 40 ms per small response. */
-	fd = bufferevent_getfd(evhtp_connection_get_bev(conn));
-	if (fd >= 0)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	cc->conn = conn;
-	cc->srv = s;
-	LIST_INSERT_HEAD(&s->clients, cc, link);
-	s->connections++;
-	evhtp_connection_set_hook(conn, evhtp_hook_on_connection_fini,
-	                          (evhtp_hook)on_connection_fini, cc);
-	return EVHTP_RES_OK;
-}
-
-static int bound_port(evhtp_t *htp)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	evutil_socket_t fd = evconnlistener_get_fd(htp->server);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -1;
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
 
 struct server *server_new(struct event_base *base, const struct config *cfg, char *err,
                           size_t errlen)
 {
 	struct server *s = calloc(1, sizeof(*s));
-	char addr[300];
 	struct timeval read_to = {.tv_sec = 120}, write_to = {.tv_sec = 120};
 
 	if (!s) {
@@ -561,9 +537,13 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 	}
 	s->base = base;
 	s->cfg = *cfg;
-	LIST_INIT(&s->clients);
+	conn_set_init(&s->clients, cfg->max_connections, "client");
 	s->env.base = base;
 	s->env.cfg = &s->cfg;
+		if (pool_set_init(&s->pools, &s->cfg, (uint64_t)time(NULL) ^ (uint64_t)getpid(), err,
+			  errlen) < 0)
+		goto fail;
+	s->env.pools = &s->pools;
 	s->env.store = cache_store_open(cfg->cache_dir, err, errlen);
 	if (!s->env.store)
 		goto fail;
@@ -577,23 +557,18 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 		goto fail;
 	}
 	evhtp_set_gencb(s->htp, on_request, s);
-	evhtp_set_post_accept_cb(s->htp, on_accept, s);
+	evhtp_set_post_accept_cb(s->htp, conn_set_on_accept, &s->clients);
 	evhtp_set_timeouts(s->htp, &read_to, &write_to);
 	/* Clients send GET and HEAD: a body is never needed. */
 	evhtp_set_max_body_size(s->htp, 64 * 1024);
-	/* libevhtp takes "ipv6:" for IPv6 literals; "" is every address. */
-	if (!cfg->listen_host[0])
-		snprintf(addr, sizeof(addr), "0.0.0.0");
-	else if (strchr(cfg->listen_host, ':'))
-		snprintf(addr, sizeof(addr), "ipv6:%s", cfg->listen_host);
-	else
-		snprintf(addr, sizeof(addr), "%s", cfg->listen_host);
-	if (evhtp_bind_socket(s->htp, addr, (uint16_t)cfg->listen_port, 1024) < 0) {
-		snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->listen_host,
-		         cfg->listen_port, strerror(errno));
+	if (conn_listener_bind(s->htp, cfg->listen_host, cfg->listen_port, err, errlen) < 0)
 		goto fail;
+	s->port = conn_listener_port(s->htp);
+	if (cfg->admin_port > 0) {
+		s->admin = admin_new(base, &s->pools, cfg->admin_host, cfg->admin_port, err, errlen);
+		if (!s->admin)
+			goto fail;
 	}
-	s->port = bound_port(s->htp);
 	return s;
 fail:
 	server_free(s);
@@ -605,13 +580,17 @@ int server_port(const struct server *s)
 	return s->port;
 }
 
+int server_admin_port(const struct server *s)
+{
+	return s->admin ? admin_port(s->admin) : 0;
+}
+
 void server_free(struct server *s)
 {
-	if (!s)
+		if (!s)
 		return;
-	/* Each free runs on_connection_fini, which unlinks the head. */
-	while (!LIST_EMPTY(&s->clients))
-		evhtp_connection_free(LIST_FIRST(&s->clients)->conn);
+	admin_free(s->admin);
+	conn_set_close_all(&s->clients);
 	if (s->htp) {
 		evhtp_unbind_socket(s->htp);
 		evhtp_free(s->htp);

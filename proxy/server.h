@@ -25,6 +25,9 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 /* The port actually bound (useful with port 0). */
 int server_port(const struct server *s);
 
+/* The admin endpoint's port, 0 when it is off. */
+int server_admin_port(const struct server *s);
+
 /* Stops listening, cancels fetches, waits for pending commits and frees
  * everything. Call after the loop has stopped. */
 void server_free(struct server *s);

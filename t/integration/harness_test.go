@@ -26,6 +26,7 @@ import (
 type modgate struct {
 	t        *testing.T
 	URL      string // http://127.0.0.1:PORT
+	Admin    string // 127.0.0.1:PORT of the admin endpoint
 	CacheDir string
 	cmd      *exec.Cmd
 	mu       sync.Mutex
@@ -77,10 +78,14 @@ func startModgate(t *testing.T, o options) *modgate {
 		cache = filepath.Join(dir, "cache")
 	}
 	port := freePort(t)
-	ini := fmt.Sprintf("[server]\nlisten = 127.0.0.1:%d\ncache = %s\n%s\n[upstream]\nproxy = %s\n",
-		port, cache, o.server, o.proxy)
+	adminPort := freePort(t)
+	ini := fmt.Sprintf("[server]\nlisten = 127.0.0.1:%d\ncache = %s\n%s\n[admin]\nlisten = 127.0.0.1:%d\n",
+		port, cache, o.server, adminPort)
+	if o.proxy != "" {
+		ini += "[upstream]\nproxy = " + o.proxy + "\n"
+	}
 	if o.noproxy != "" {
-		ini += "noproxy = " + o.noproxy + "\n"
+		ini += "[upstream]\nnoproxy = " + o.noproxy + "\n"
 	}
 	ini += o.extra
 	conf := filepath.Join(dir, "modgate.ini")
@@ -88,7 +93,8 @@ func startModgate(t *testing.T, o options) *modgate {
 		t.Fatal(err)
 	}
 	m := &modgate{t: t, URL: fmt.Sprintf("http://127.0.0.1:%d", port), CacheDir: cache,
-		done: make(chan error, 1)}
+		Admin: fmt.Sprintf("127.0.0.1:%d", adminPort),
+		done:  make(chan error, 1)}
 	m.cmd = exec.Command(binary(t), "serve", "-c", conf, "--log-level", "debug")
 	m.cmd.Env = append(cleanEnv(), "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0")
 	for k, v := range o.env {

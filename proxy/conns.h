@@ -1,0 +1,40 @@
+/*
+ * conns — the client connections of one libevhtp listener, counted and
+ * bounded, so a listener can refuse one too many and close them all at
+ * shutdown (libevhtp's evhtp_free leaves open connections behind).
+ *
+ * Ownership: the listener's owner embeds the set; each tracked connection
+ * has a small node freed by its on_connection_fini hook. Loop thread only.
+ */
+#ifndef MODGATE_CONNS_H
+#define MODGATE_CONNS_H
+
+#include <evhtp.h>
+#include <sys/queue.h>
+
+struct conn_node;
+
+struct conn_set {
+	LIST_HEAD(, conn_node) all;
+	int n;
+	int max; /* 0: no bound */
+	const char *what; /* names the listener in the log line of a refusal */
+};
+
+void conn_set_init(struct conn_set *s, int max, const char *what);
+
+/* For evhtp_set_post_accept_cb with the set as arg: tracks conn, sets
+ * TCP_NODELAY, or refuses it (logged) when the set is full. */
+evhtp_res conn_set_on_accept(evhtp_connection_t *conn, void *arg);
+
+/* The port a bound libevhtp listener got (useful with port 0), or -1. */
+int conn_listener_port(evhtp_t *htp);
+
+/* Binds htp to host:port ("" for every address, an IPv6 literal without
+ * brackets). 0, or -1 with err filled. */
+int conn_listener_bind(evhtp_t *htp, const char *host, int port, char *err, size_t errlen);
+
+/* Frees every tracked connection (their requests' fini hooks run). */
+void conn_set_close_all(struct conn_set *s);
+
+#endif

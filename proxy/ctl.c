@@ -1,0 +1,63 @@
+#include "proxy/ctl.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+
+static size_t to_stdout(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	(void)userdata;
+	return fwrite(ptr, size, nmemb, stdout);
+}
+
+int ctl_upstream(int argc, char **argv, const char *admin, int json)
+{
+	static const char *actions[] = {"drain", "undrain", "open", "close", "auto"};
+	char url[1200];
+	CURL *c;
+	CURLcode rc;
+	long status = 0;
+	char *name;
+	int post = 0, i;
+
+	if (argc < 1 || (strcmp(argv[0], "status") != 0 && argc != 2)) {
+		fprintf(stderr, "usage: modgate upstream status [--json]\n"
+				"       modgate upstream drain|undrain|open|close|auto NAME\n");
+		return 2;
+	}
+	c = curl_easy_init();
+	if (!c)
+		return 1;
+	if (strcmp(argv[0], "status") == 0) {
+		snprintf(url, sizeof(url), "http://%s/upstreams%s", admin, json ? "?format=json" : "");
+	} else {
+		for (i = 0; i < 5 && strcmp(argv[0], actions[i]) != 0; i++)
+			;
+		if (i == 5) {
+			fprintf(stderr, "modgate: unknown upstream command %s\n", argv[0]);
+			curl_easy_cleanup(c);
+			return 2;
+		}
+		name = curl_easy_escape(c, argv[1], 0);
+		snprintf(url, sizeof(url), "http://%s/upstreams/%s?name=%s", admin, argv[0],
+			 name ? name : "");
+		curl_free(name);
+		post = 1;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_stdout);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (post)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK) {
+		fprintf(stderr, "modgate: admin endpoint %s: %s (is modgate running, and is "
+				"[admin] listen this address?)\n",
+			admin, curl_easy_strerror(rc));
+		return 1;
+	}
+	return status == 200 ? 0 : 1;
+}

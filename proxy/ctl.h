@@ -1,0 +1,16 @@
+/*
+ * ctl — the command line's side of the admin endpoint:
+ *   modgate upstream status [--json]
+ *   modgate upstream drain|undrain|open|close|auto NAME
+ * A blocking libcurl request to the admin listener of a running modgate;
+ * never used inside the server.
+ */
+#ifndef MODGATE_CTL_H
+#define MODGATE_CTL_H
+
+/* Runs "upstream ARGS..." against the admin endpoint at admin (host:port).
+ * Prints the answer (stdout) or the error (stderr); returns the exit code:
+ * 0 done, 1 refused or failed, 2 usage. */
+int ctl_upstream(int argc, char **argv, const char *admin, int json);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * pool — the upstreams at run time, and the walk one request takes through
+ * them.
+ *
+ * Every distinct upstream URL is one struct upstream with one breaker,
+ * however many pools name it. A pool is a weighted set of upstreams
+ * (primaries, then backups), picked by smooth weighted round robin — the
+ * interleaving nginx uses, so weights 3:1 give a b a a, never a burst. With no
+ * [pool] sections the GOPROXY chain is one more pool, walked in order with the
+ * go command's separators: after ',' only 404/410 move on; after '|' any
+ * failure does.
+ *
+ * A walk answers "which upstream next?" for one request: each upstream at
+ * most once, skipping those whose breaker refuses, with retries after a
+ * failure limited by the pool's retry budget.
+ *
+ * Ownership: the server owns the pool set; walks are embedded in flights.
+ * Loop thread only. Time is passed in (monotonic milliseconds).
+ */
+#ifndef MODGATE_POOL_H
+#define MODGATE_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "breaker/breaker.h"
+#include "breaker/budget.h"
+#include "proxy/config-t.h"
+
+#define POOL_MAX_UPSTREAMS (CONFIG_MAX_POOLS * CONFIG_MAX_POOL_UPSTREAMS + CONFIG_MAX_UPSTREAMS)
+#define POOL_MAX_MEMBERS                                                                      \
+	(CONFIG_MAX_POOL_UPSTREAMS > CONFIG_MAX_UPSTREAMS ? CONFIG_MAX_POOL_UPSTREAMS          \
+							  : CONFIG_MAX_UPSTREAMS)
+
+/* Latency buckets: upper bounds 1, 2, 4 ... 2^(n-2) ms, then everything. */
+#define POOL_LATENCY_BUCKETS 20
+
+struct upstream {
+	char url[CONFIG_URL_MAX];
+	char shown[CONFIG_URL_MAX]; /* url without credentials, for logs and bodies */
+	struct breaker breaker;
+	int drained; /* an operator took it out of rotation; in-flight work finishes */
+	uint64_t requests; /* attempts started */
+	uint64_t failures; /* attempts that counted against the breaker */
+	uint64_t answers;  /* any other end: 200, 404, 410, 403 ... */
+	uint64_t latency[POOL_LATENCY_BUCKETS]; /* time to response headers */
+};
+
+struct pool_member {
+	struct upstream *up;   /* NULL for a chain's direct/off entry */
+	enum config_upstream_kind kind;
+	int weight;
+	int backup;
+	int fallthrough_any; /* chain: '|' after this entry */
+	int current;         /* smooth weighted round robin state */
+};
+
+struct pool {
+	char name[40];
+	int chain; /* the GOPROXY chain: ordered, separators matter */
+	struct pool_member members[POOL_MAX_MEMBERS];
+	int n;
+	enum config_on_open on_open;
+	struct budget budget;
+};
+
+struct pool_set {
+	struct upstream ups[POOL_MAX_UPSTREAMS];
+	int n_ups;
+	struct pool pools[CONFIG_MAX_POOLS + 1]; /* the last one used is the chain */
+	int n_pools;
+	struct pool *chain; /* NULL when [pool] sections are configured */
+	const struct config *cfg;
+};
+
+/* Builds the run-time upstreams and pools from cfg (borrowed; must outlive
+ * the set). seed feeds the breakers' jitter. 0, or -1 with err filled. */
+int pool_set_init(struct pool_set *s, const struct config *cfg, uint64_t seed, char *err,
+		  size_t errlen);
+
+enum pool_route {
+	POOL_ROUTE_POOL,   /* *pool is set */
+	POOL_ROUTE_DIRECT, /* the route says direct */
+	POOL_ROUTE_OFF,    /* the route says off */
+	POOL_ROUTE_NONE,   /* no route matches */
+};
+
+/* Where module's requests go. */
+enum pool_route pool_route(struct pool_set *s, const char *module, struct pool **pool);
+
+struct pool_walk {
+	struct pool *pool;
+	uint64_t tried; /* bit i: member i was tried or refused by its breaker */
+	int attempts;
+	int failed;   /* the last attempt failed (not an answer) */
+	int chain_at; /* chain: next entry to consider */
+	int chain_stop;
+};
+
+enum pool_next {
+	POOL_NEXT_UPSTREAM,  /* try *member; *permit must be recorded or released */
+	POOL_NEXT_EXHAUSTED, /* every usable upstream was tried */
+	POOL_NEXT_OPEN,      /* upstreams remain, but their breakers refuse */
+	POOL_NEXT_BUDGET,    /* a retry after a failure was refused by the budget */
+	POOL_NEXT_STOP,      /* chain: a failure before ',' ends the walk */
+	POOL_NEXT_DIRECT,    /* chain: "direct" reached */
+	POOL_NEXT_OFF,       /* chain: "off" reached */
+};
+
+/* Starts a walk through pool. */
+void pool_walk_init(struct pool_walk *w, struct pool *pool);
+
+/* The next upstream to try. failed says how the previous attempt ended
+ * (1: a failure, 0: an answer such as 404, or no previous attempt). */
+enum pool_next pool_walk_next(struct pool_walk *w, int failed, int64_t now,
+			      struct pool_member **member, struct breaker_permit *permit);
+
+/* Milliseconds until the first of the pool's open breakers turns half-open
+ * (for Retry-After); -1 when none will by itself (forced open, or none open). */
+int64_t pool_retry_after_ms(struct pool *p, int64_t now);
+
+/* One line naming each upstream of the pool and its breaker state, for a
+ * 503 body: "a: open (retry in 4.2s), b: half-open". */
+void pool_describe(struct pool *p, int64_t now, char *buf, size_t len);
+
+/* Counts one attempt's time to its response headers. */
+void pool_observe_latency(struct upstream *up, int64_t ms);
+
+/* The q-quantile (0 < q <= 1) of observed latencies, as the upper bound of
+ * its bucket in ms; 0 when nothing was observed. */
+int64_t pool_latency_quantile(const struct upstream *up, double q);
+
+/* May the walk send anything to up now (not drained, breaker not open)? */
+int pool_upstream_usable(struct upstream *up, int64_t now);
+
+/* Smooth weighted round robin over members[0..n) for which eligible[i] is
+ * set: the index picked, or -1 if none is eligible. Pure; exported for tests. */
+int pool_swrr_pick(struct pool_member *members, int n, const int *eligible);
+
+#endif

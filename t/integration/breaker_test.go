@@ -1,0 +1,189 @@
+package integration
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"modgate.test/t/fixtures/upstream"
+)
+
+// A blackholed primary and a healthy backup: 20 modules download through
+// modgate in about one deadline, the primary's breaker opens after the
+// configured count, and the primary then gets no traffic.
+func TestBlackholedPrimaryCostsOneDeadline(t *testing.T) {
+	hole := newUpstream(t)
+	good := newUpstream(t)
+	hole.SetFault("*", upstream.Fault{Mode: upstream.Blackhole})
+	m := startModgate(t, options{extra: fmt.Sprintf(`
+[pool "main"]
+upstream = %s
+upstream = %s backup
+
+[timeouts]
+connect = 1s
+first_byte = 1s
+
+[breaker]
+failures = 3
+open = 60s
+`, hole.URL(), good.URL())})
+
+	var targets []string
+	for i := 0; i < 20; i++ {
+		targets = append(targets, fmt.Sprintf("example.com/fix/m%02d@v1.0.0", i))
+	}
+	start := time.Now()
+	out := mustGo(t, goEnv(t, m.URL), t.TempDir(), append([]string{"mod", "download", "-json"}, targets...)...)
+	took := time.Since(start)
+	if n := strings.Count(out, `"Sum":`); n != 20 {
+		t.Fatalf("downloaded %d modules, want 20:\n%s", n, out)
+	}
+	t.Logf("20 modules with a blackholed primary: %v (first_byte deadline 1s)", took)
+	if took > 6*time.Second {
+		t.Errorf("took %v; one 1 s deadline plus margin expected", took)
+	}
+	holeCount := hole.Total()
+	if holeCount < 3 {
+		t.Errorf("the blackholed primary saw %d requests; the breaker needs 3 failures to open", holeCount)
+	}
+	eventually(t, "the breaker's log line", func() bool { return strings.Contains(m.Log(), "breaker open") })
+
+	// Open: the primary gets nothing more; every request goes to the backup at once.
+	start = time.Now()
+	for i := 0; i < 10; i++ {
+		if st, _, _ := get(t, fmt.Sprintf("%s/example.com/fix/m%02d/@v/v1.0.0.mod", m.URL, i)); st != 200 {
+			t.Errorf("with the breaker open: %d", st)
+		}
+	}
+	if hole.Total() != holeCount {
+		t.Errorf("the primary got %d requests while its breaker was open", hole.Total()-holeCount)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("10 requests with the breaker open took %v", d)
+	}
+}
+
+// A failing upstream's breaker opens, goes half-open after its cool-down,
+// closes when the upstream heals, and the upstream then takes its share by
+// weight again.
+func TestBreakerRecoversAndWeightsHold(t *testing.T) {
+	a := newUpstream(t)
+	b := newUpstream(t)
+	a.SetFault("*", upstream.Fault{Mode: upstream.ServerError})
+	m := startModgate(t, options{extra: fmt.Sprintf(`
+[pool "main"]
+upstream = %s weight=3
+upstream = %s weight=1
+
+[breaker]
+failures = 2
+open = 1s
+open_max = 1s
+jitter = 0%%
+`, a.URL(), b.URL())})
+	// Distinct objects, each a miss that must go upstream.
+	var objects []string
+	for _, ext := range []string{"info", "mod", "zip"} {
+		for i := 0; i < 20; i++ {
+			objects = append(objects, fmt.Sprintf("/example.com/fix/m%02d/@v/v1.0.0.%s", i, ext))
+		}
+	}
+	next := 0
+	fetch := func(n int) {
+		for i := 0; i < n; i++ {
+			if st, _, body := get(t, m.URL+objects[next]); st != 200 {
+				t.Fatalf("%s: %d %s", objects[next], st, body)
+			}
+			next++
+		}
+	}
+	// While a fails, every request still succeeds (failover to b).
+	fetch(5)
+	eventually(t, "a's breaker to open", func() bool { return strings.Contains(m.Log(), "breaker open") })
+	if n := a.Total(); n != 2 {
+		t.Errorf("a saw %d requests before its breaker opened after 2 failures", n)
+	}
+	aBefore := a.Total()
+	fetch(5)
+	if a.Total() != aBefore {
+		t.Errorf("a got %d requests while open", a.Total()-aBefore)
+	}
+	// Healed; after the cool-down a probe closes the breaker.
+	a.SetFault("", upstream.Fault{})
+	time.Sleep(1100 * time.Millisecond)
+	fetch(2)
+	eventually(t, "a's breaker to close", func() bool { return strings.Contains(m.Log(), "breaker closed") })
+	a.ResetCounts()
+	b.ResetCounts()
+	n := len(objects) - next
+	fetch(n)
+	ca, cb := a.Total(), b.Total()
+	t.Logf("after healing, weights 3:1 over %d requests gave %d:%d", n, ca, cb)
+	if ca+cb != n || ca < n*3/4-2 || ca > n*3/4+2 {
+		t.Errorf("weights 3:1 over %d requests gave %d:%d", n, ca, cb)
+	}
+}
+
+// Every upstream blackholed, on_open = 503: after the breakers open the
+// client gets a fast 503 with Retry-After and a body naming the upstreams.
+func TestAllUpstreamsDownFast503(t *testing.T) {
+	h1 := newUpstream(t)
+	h2 := newUpstream(t)
+	h1.SetFault("*", upstream.Fault{Mode: upstream.Blackhole})
+	h2.SetFault("*", upstream.Fault{Mode: upstream.Blackhole})
+	m := startModgate(t, options{extra: fmt.Sprintf(`
+[pool "main"]
+upstream = %s
+upstream = %s
+on_open = 503
+
+[timeouts]
+first_byte = 300ms
+
+[breaker]
+failures = 1
+open = 30s
+`, h1.URL(), h2.URL())})
+	// The first request pays the deadlines and opens both breakers.
+	st, _, body := get(t, m.URL+"/example.com/fix/a/@v/v1.0.0.info")
+	if st != 504 && st != 503 {
+		t.Errorf("first request: %d %q", st, body)
+	}
+	start := time.Now()
+	st, h, body := get(t, m.URL+"/example.com/fix/b/@v/v1.0.0.info")
+	took := time.Since(start)
+	if st != 503 {
+		t.Fatalf("with every breaker open: %d %q", st, body)
+	}
+	ra, err := strconv.Atoi(h.Get("Retry-After"))
+	if err != nil || ra < 1 || ra > 31 {
+		t.Errorf("Retry-After %q, want 1..31 s", h.Get("Retry-After"))
+	}
+	for _, u := range []string{h1.URL(), h2.URL()} {
+		if !strings.Contains(string(body), u+": open") {
+			t.Errorf("503 body does not name %s as open: %q", u, body)
+		}
+	}
+	if took > 200*time.Millisecond {
+		t.Errorf("the 503 took %v", took)
+	}
+	t.Logf("503 after %v, Retry-After %s", took, h.Get("Retry-After"))
+
+	// Concurrent clients all get the fast answer too.
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			st, _, _ := get(t, fmt.Sprintf("%s/example.com/fix/m%02d/@v/v1.0.0.info", m.URL, i))
+			if st != 503 {
+				t.Errorf("concurrent client %d: %d", i, st)
+			}
+		}(i)
+	}
+	wg.Wait()
+}
