@@ -3,17 +3,25 @@
  *
  * A struct config is a plain value: fixed-size fields, no pointers, so it can
  * be copied with '=' (the loaders fill a copy and assign it back only when
- * everything parsed) and compared field by field. Later issues add pools,
- * weights and breaker settings here as more plain fields or fixed arrays.
+ * everything parsed) and compared field by field. Pools, routes and breaker
+ * settings are fixed arrays and plain fields too; the whole struct stays
+ * under 200 KB, small enough for the stack of main and for a copy per server.
  */
 #ifndef MODGATE_CONFIG_T_H
 #define MODGATE_CONFIG_T_H
+
+#include "breaker/breaker-t.h"
 
 #define CONFIG_MAX_UPSTREAMS 16
 #define CONFIG_URL_MAX 512
 #define CONFIG_HOST_MAX 256
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_PATTERNS_MAX 4096
+#define CONFIG_MAX_POOLS 16
+#define CONFIG_MAX_POOL_UPSTREAMS 16
+#define CONFIG_MAX_ROUTES 64
+#define CONFIG_POOL_NAME_MAX 33 /* [a-z0-9_-]{1,32} and the NUL */
+#define CONFIG_ROUTE_PATTERN_MAX 256
 
 /* Built-in defaults; etc/modgate.ini documents the same numbers. */
 #define CONFIG_DEFAULT_LISTEN_HOST "127.0.0.1"
@@ -27,6 +35,10 @@
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_MS 30000
 #define CONFIG_DEFAULT_WORKERS 2
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 4096
+#define CONFIG_DEFAULT_WEIGHT 1
+#define CONFIG_DEFAULT_RETRY_BUDGET_PCT 20
+#define CONFIG_DEFAULT_RETRY_MIN_PER_SEC 3
+#define CONFIG_DEFAULT_HEDGE_MS 0 /* off */
 
 /* Accepted ranges, checked at load time. */
 #define CONFIG_TTL_MAX_S (7 * 24 * 3600)
@@ -36,6 +48,11 @@
 #define CONFIG_WORKERS_MAX 64
 #define CONFIG_MAX_CONNECTIONS_MIN 1
 #define CONFIG_MAX_CONNECTIONS_MAX 1000000
+#define CONFIG_WEIGHT_MIN 1
+#define CONFIG_WEIGHT_MAX 1000
+#define CONFIG_RETRY_MIN_PER_SEC_MAX 1000
+#define CONFIG_HEDGE_MIN_MS 1
+#define CONFIG_HEDGE_MAX_MS (3600 * 1000)
 
 /* One GOPROXY list entry. A list stops at its first "direct" or "off": the go
  * command ignores whatever follows them, and so does the parser. */
@@ -55,6 +72,51 @@ struct config_upstream {
 	 * any error), 0 for ',' or the end of the list (try the next entry only
 	 * after 404 or 410). Always 0 for direct and off. */
 	int fallthrough_any;
+};
+
+/* What a pool does when none of its upstreams is usable (every breaker open
+ * or every upstream tried) and the cache cannot answer. */
+enum config_on_open {
+	CONFIG_ON_OPEN_503,    /* 503 with Retry-After: fail fast */
+	CONFIG_ON_OPEN_DIRECT, /* `go mod download` with GOPROXY=direct (go_binary) */
+};
+
+/* One "upstream = URL [weight=N] [backup]" line of a pool. The same URL may
+ * appear in several pools: it is one upstream, with one breaker, at run time;
+ * within one pool a URL appears once. */
+struct config_pool_upstream {
+	char url[CONFIG_URL_MAX]; /* normalised as config_upstream.url; never direct/off */
+	int weight;               /* CONFIG_WEIGHT_MIN..CONFIG_WEIGHT_MAX */
+	int backup;               /* 1: used only when no primary is usable */
+};
+
+/* One [pool "NAME"] section. */
+struct config_pool {
+	char name[CONFIG_POOL_NAME_MAX]; /* [a-z0-9_-]{1,32}, unique, not direct/off */
+	struct config_pool_upstream upstreams[CONFIG_MAX_POOL_UPSTREAMS]; /* file order */
+	int n_upstreams;                                                  /* 1.. once loaded */
+	enum config_on_open on_open;
+	int retry_budget_pct;  /* retries <= this % of first attempts, 0..100 */
+	int retry_min_per_sec; /* plus this many retries a second, 0..1000 */
+	int hedge_ms;          /* 0: off; else a second metadata request after this */
+};
+
+/* Where config_route_for sends a module. */
+enum config_route_target {
+	CONFIG_ROUTE_POOL,   /* to pools[pool] */
+	CONFIG_ROUTE_DIRECT, /* to the origin, through `go mod download` (go_binary) */
+	CONFIG_ROUTE_OFF,    /* nowhere: module lookup disabled */
+	CONFIG_ROUTE_CHAIN,  /* no pools: the GOPROXY chain (upstreams, noproxy) */
+	CONFIG_ROUTE_NONE,   /* pools exist but no route matches the module */
+};
+
+/* One "PATTERN = POOL | direct | off" line of [route]. */
+struct config_route {
+	/* One path.Match glob matched against the leading path elements of a
+	 * module path (GOPRIVATE semantics); any one trailing '/' removed. */
+	char pattern[CONFIG_ROUTE_PATTERN_MAX];
+	enum config_route_target target; /* POOL, DIRECT or OFF */
+	int pool;                        /* index into pools for POOL, else -1 */
 };
 
 struct config {
@@ -83,6 +145,25 @@ struct config {
 	int idle_timeout_ms;       /* no byte for this long aborts a transfer */
 	int workers;               /* threads for fsync, rename and hashing */
 	int max_connections;       /* client connections open at once */
+
+	/* The circuit breaker settings of every pool upstream ([breaker]);
+	 * breaker_config_check accepts them once loaded. */
+	struct breaker_config breaker;
+
+	/* [pool "NAME"] sections in file order, and the [route] lines in match
+	 * order: most specific first (see config_route_for). Both come from the
+	 * file alone: loading a file sets them to exactly what it declares. With
+	 * one pool and no [route] section, routes holds the implied "* = POOL".
+	 * With n_pools == 0 there are no routes and the GOPROXY chain above
+	 * serves every module, as before pools existed. */
+	struct config_pool pools[CONFIG_MAX_POOLS];
+	int n_pools;
+	struct config_route routes[CONFIG_MAX_ROUTES];
+	int n_routes;
+
+	/* The go command found on $PATH at load time, an absolute path, when a
+	 * pool has on_open = direct or a route goes to direct; else "". */
+	char go_binary[CONFIG_PATH_MAX];
 };
 
 #endif

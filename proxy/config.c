@@ -11,23 +11,32 @@
  * mean what they look like (inih would take "  cache = /x" after a key as a
  * continuation of that key's value; the reader strips leading blanks, so no
  * line is ever a continuation). It also sees section headers, so an unknown
- * section with no keys under it is still an error.
+ * section with no keys under it is still an error, and a [pool "NAME"] is
+ * created (and checked) at its header, keys or none.
  *
- * Keys are rows of one table: adding a setting is a field in config-t.h, a
- * row here, a default in config_init_defaults and a paragraph in
- * etc/modgate.ini. The dump walks the same table, so `modgate -t` prints
- * every key there is.
+ * Keys of the fixed sections are rows of one table: adding a setting is a
+ * field in config-t.h, a row here, a default in config_init_defaults and a
+ * paragraph in etc/modgate.ini. The dump walks the same table, so
+ * `modgate -t` prints every key there is. [pool "NAME"] (a repeated section
+ * with a repeatable key) and [route] (whose keys are patterns) have handlers
+ * of their own, and what depends on the whole file (a route naming a pool
+ * defined further down, a pool left empty, breaker settings that must agree
+ * with each other) is checked once it is read, each error on its own line.
  */
 #include "proxy/config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "breaker/breaker.h"
 #include "proxy/pathglob.h"
 
 #define CONFIG_MAX_LINE 8192              /* longest line of the INI file, bytes */
@@ -687,6 +696,7 @@ enum key_kind {
 	KEY_TIMEOUT,  /* int milliseconds at off, a duration in [min, max] ms */
 	KEY_GOPROXY,  /* upstreams + n_upstreams */
 	KEY_PATTERNS, /* char[] at off, GONOPROXY syntax */
+	KEY_PERCENT,  /* int at off, written "50%", in [min, max] */
 };
 
 struct config_key {
@@ -699,6 +709,10 @@ struct config_key {
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
 
+/* The [breaker] rows only keep each value an int of the right shape;
+ * breaker_config_check judges the settings together once the file is read
+ * (min_calls depends on window, open_max on open), so that the ranges live
+ * in one place, the breaker module. */
 static const struct config_key keys[] = {
     {"server", "listen", KEY_LISTEN, 0, 0, 0, 0},
     {"server", "cache", KEY_PATH, FIELD(cache_dir), 0, 0},
@@ -715,15 +729,50 @@ static const struct config_key keys[] = {
      CONFIG_TIMEOUT_MAX_MS},
     {"timeouts", "idle", KEY_TIMEOUT, FIELD(idle_timeout_ms), CONFIG_TIMEOUT_MIN_MS,
      CONFIG_TIMEOUT_MAX_MS},
+    {"breaker", "failures", KEY_INT, FIELD(breaker.consecutive_failures), 0, INT_MAX},
+    {"breaker", "window", KEY_INT, FIELD(breaker.window_size), 0, INT_MAX},
+    {"breaker", "min_calls", KEY_INT, FIELD(breaker.window_min_calls), 0, INT_MAX},
+    {"breaker", "failure_rate", KEY_PERCENT, FIELD(breaker.failure_rate_pct), 0, 100},
+    {"breaker", "slow", KEY_TIMEOUT, FIELD(breaker.slow_ms), 0, BREAKER_MS_MAX},
+    {"breaker", "slow_rate", KEY_PERCENT, FIELD(breaker.slow_rate_pct), 0, 100},
+    {"breaker", "open", KEY_TIMEOUT, FIELD(breaker.open_base_ms), 0, BREAKER_MS_MAX},
+    {"breaker", "open_max", KEY_TIMEOUT, FIELD(breaker.open_max_ms), 0, BREAKER_MS_MAX},
+    {"breaker", "jitter", KEY_PERCENT, FIELD(breaker.jitter_pct), 0, 100},
+    {"breaker", "probes", KEY_INT, FIELD(breaker.half_open_probes), 0, INT_MAX},
+    {"breaker", "probe_successes", KEY_INT, FIELD(breaker.half_open_successes), 0, INT_MAX},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const sections[] = {"server", "upstream", "cache", "timeouts"};
+/* How breaker_config_check names each field in its messages ("breaker:
+ * window_min_calls (30) must be ..."), so that its verdict is reported on
+ * the line of the key at fault. */
+static const struct {
+	const char *key, *field;
+} breaker_fields[] = {
+    {"failures", "consecutive_failures"},
+    {"window", "window_size"},
+    {"min_calls", "window_min_calls"},
+    {"failure_rate", "failure_rate_pct"},
+    {"slow", "slow_ms"},
+    {"slow_rate", "slow_rate_pct"},
+    {"open", "open_base_ms"},
+    {"open_max", "open_max_ms"},
+    {"jitter", "jitter_pct"},
+    {"probes", "half_open_probes"},
+    {"probe_successes", "half_open_successes"},
+};
+
+#define N_BREAKER_FIELDS (sizeof(breaker_fields) / sizeof(breaker_fields[0]))
+
+static const char *const sections[] = {"server", "upstream", "cache", "timeouts", "breaker"};
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
-static int known_section(const char *name, size_t len)
+#define KNOWN_SECTIONS                                                                             \
+	"known: [server], [upstream], [cache], [timeouts], [breaker], [pool \"NAME\"], [route]"
+
+static int table_section(const char *name, size_t len)
 {
 	for (size_t i = 0; i < N_SECTIONS; i++)
 		if (strlen(sections[i]) == len && memcmp(sections[i], name, len) == 0)
@@ -752,6 +801,29 @@ static int out_of_range(const char *v, long long min_ms, long long max_ms, char 
 	format_duration(max_ms, hi, sizeof(hi));
 	errf(err, errlen, "%s is out of range %s..%s", v, lo, hi);
 	return -1;
+}
+
+/* "20%": a whole number in [min, max] and a '%' sign. The sign is required:
+ * "retry_budget = 20" might as well mean 20 retries. */
+static int parse_percent(const char *v, long long min, long long max, long long *out, char *err,
+                         size_t errlen)
+{
+	char num[24];
+	size_t n = strlen(v);
+
+	if (n == 0 || v[n - 1] != '%' || n - 1 >= sizeof(num)) {
+		errf(err, errlen,
+		     "\"%s\" is not a percentage (write %lld%% to %lld%%, with the %% sign)", v,
+		     min, max);
+		return -1;
+	}
+	memcpy(num, v, n - 1);
+	num[n - 1] = '\0';
+	if (parse_int(num, min, max, out, NULL, 0) < 0) {
+		errf(err, errlen, "\"%s\" is not a percentage from %lld%% to %lld%%", v, min, max);
+		return -1;
+	}
+	return 0;
 }
 
 static int set_value(struct config *c, const struct config_key *k, const char *v, char *err,
@@ -801,6 +873,11 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 		return config_parse_goproxy(c, v, err, errlen);
 	case KEY_PATTERNS:
 		return set_patterns((char *)c + k->off, k->size, v, err, errlen);
+	case KEY_PERCENT:
+		if (parse_percent(v, k->min, k->max, &n, err, errlen) < 0)
+			return -1;
+		*int_field(c, k) = (int)n;
+		return 0;
 	}
 	errf(err, errlen, "internal error: unknown key kind");
 	return -1;
@@ -847,33 +924,429 @@ static void put_value(const struct config *c, const struct config_key *k, FILE *
 				fputc(u->fallthrough_any ? '|' : ',', out);
 		}
 		break;
+	case KEY_PERCENT:
+		fprintf(out, "%d%%", *(const int *)((const char *)c + k->off));
+		break;
 	}
 }
 
+/* ---- pools and routes ------------------------------------------------------------ */
+
+/* The keys of a [pool "NAME"] section. upstream repeats; the others are set
+ * at most once per pool. */
+enum pool_key {
+	POOL_UPSTREAM,
+	POOL_ON_OPEN,
+	POOL_RETRY_BUDGET,
+	POOL_RETRY_MIN_PER_SEC,
+	POOL_HEDGE,
+	N_POOL_KEYS
+};
+
+static const char *const pool_keys[N_POOL_KEYS] = {"upstream", "on_open", "retry_budget",
+                                                   "retry_min_per_sec", "hedge"};
+
+/* [a-z0-9_-]{1,32}, as a span. */
+static int pool_name_ok(const char *s, size_t n)
+{
+	if (n == 0 || n >= CONFIG_POOL_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || is_digit(s[i]) || s[i] == '_' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static void pool_defaults(struct config_pool *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->on_open = CONFIG_ON_OPEN_503;
+	p->retry_budget_pct = CONFIG_DEFAULT_RETRY_BUDGET_PCT;
+	p->retry_min_per_sec = CONFIG_DEFAULT_RETRY_MIN_PER_SEC;
+	p->hedge_ms = CONFIG_DEFAULT_HEDGE_MS;
+}
+
+/* Parses "URL [weight=N] [backup]" into *u. The URL is checked exactly like
+ * a GOPROXY entry, but it must be one URL: direct and off are what on_open
+ * and routes say, and ',' or '|' would be a list. */
+static int parse_pool_upstream(const char *v, struct config_pool_upstream *u, char *err,
+                               size_t errlen)
+{
+	char tok[CONFIG_URL_MAX];
+	const char *p = v;
+	int n = 0, have_weight = 0;
+
+	memset(u, 0, sizeof(*u));
+	u->weight = CONFIG_DEFAULT_WEIGHT;
+	while (*p) {
+		const char *b, *e;
+		long long w;
+
+		while (is_blank(*p))
+			p++;
+		if (!*p)
+			break;
+		b = p;
+		while (*p && !is_blank(*p))
+			p++;
+		e = p;
+		if ((size_t)(e - b) >= sizeof(tok)) {
+			errf(err, errlen, "invalid proxy URL: longer than %d bytes",
+			     CONFIG_URL_MAX - 1);
+			return -1;
+		}
+		memcpy(tok, b, (size_t)(e - b));
+		tok[e - b] = '\0';
+		if (n++ == 0) {
+			if (strcmp(tok, "direct") == 0 || strcmp(tok, "off") == 0) {
+				errf(err, errlen,
+				     "%s is not an upstream (a pool's on_open = direct, or a route "
+				     "to direct or off, says that)",
+				     tok);
+				return -1;
+			}
+			if (strpbrk(tok, ",|")) {
+				errf(err, errlen,
+				     "one URL per upstream line: repeat the key for more (',' and "
+				     "'|' separate the entries of a GOPROXY list, not of a pool)");
+				return -1;
+			}
+			if (parse_proxy_url(tok, u->url, sizeof(u->url), err, errlen) < 0)
+				return -1;
+		} else if (strncmp(tok, "weight=", 7) == 0) {
+			if (have_weight++) {
+				errf(err, errlen, "weight given twice");
+				return -1;
+			}
+			if (parse_int(tok + 7, CONFIG_WEIGHT_MIN, CONFIG_WEIGHT_MAX, &w, NULL, 0) <
+			    0) {
+				errf(err, errlen,
+				     "bad %s: the weight is a whole number from %d to %d", tok,
+				     CONFIG_WEIGHT_MIN, CONFIG_WEIGHT_MAX);
+				return -1;
+			}
+			u->weight = (int)w;
+		} else if (strcmp(tok, "backup") == 0) {
+			if (u->backup++) {
+				errf(err, errlen, "backup given twice");
+				return -1;
+			}
+		} else {
+			errf(err, errlen, "unknown option \"%s\" after the URL (write weight=N%s)",
+			     tok,
+			     strncmp(tok, "weight", 6) == 0 ? " without blanks" : " or backup");
+			return -1;
+		}
+	}
+	if (n == 0) {
+		errf(err, errlen, "empty value (write upstream = URL [weight=N] [backup])");
+		return -1;
+	}
+	return 0;
+}
+
+/* One route pattern as a key: a single path.Match glob that config_dump can
+ * write back as a key. One trailing '/' is dropped, as the go command drops
+ * it, so "a/" and "a" are the same route; "a//" is refused. */
+static int set_route_pattern(char *dst, size_t dstlen, const char *k, char *err, size_t errlen)
+{
+	size_t n = strlen(k);
+
+	if (n > 0 && k[n - 1] == '/')
+		n--;
+	if (n == 0) {
+		errf(err, errlen, "empty pattern (write * for every module)");
+		return -1;
+	}
+	/* pathglob would drop a second '/' too, at match time: refuse what
+	 * has no single meaning, so the stored pattern is what matches. */
+	if (k[n - 1] == '/') {
+		errf(err, errlen, "pattern \"%s\" ends with an empty path element", k);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (is_blank(k[i]) || (unsigned char)k[i] < 0x20 || k[i] == 0x7f) {
+			errf(err, errlen, "pattern \"%s\" contains a blank or control character",
+			     k);
+			return -1;
+		}
+	}
+	if (memchr(k, ',', n)) {
+		errf(err, errlen,
+		     "\"%s\": one pattern per route (a ',' list is GOPRIVATE's syntax, not a "
+		     "route's: write one line per pattern)",
+		     k);
+		return -1;
+	}
+	if (k[0] == '"' || k[0] == '\'') {
+		errf(err, errlen, "patterns are not quoted; remove the quotes");
+		return -1;
+	}
+	if (n >= dstlen) {
+		errf(err, errlen, "pattern longer than %zu bytes", dstlen - 1);
+		return -1;
+	}
+	memcpy(dst, k, n);
+	dst[n] = '\0';
+	return pathglob_check_patterns(dst, err, errlen);
+}
+
+/* The specificity of a route pattern: its path elements, and its wildcards
+ * ('*', '?' and each [class] count one; "\c" is a literal). */
+static void route_rank(const char *pat, int *elements, int *wildcards, int *catch_all)
+{
+	const char *p;
+
+	*elements = 1;
+	*wildcards = 0;
+	*catch_all = pat[0] != '\0';
+	for (p = pat; *p; p++) {
+		if (*p != '*')
+			*catch_all = 0;
+		if (*p == '/') {
+			(*elements)++;
+		} else if (*p == '\\') {
+			if (p[1])
+				p++;
+		} else if (*p == '*' || *p == '?') {
+			(*wildcards)++;
+		} else if (*p == '[') {
+			(*wildcards)++;
+			for (p++; *p && *p != ']'; p++)
+				if (*p == '\\' && p[1])
+					p++;
+			if (!*p)
+				break;
+		}
+	}
+}
+
+/* 1 if route a must be tried before route b: more path elements first, then
+ * fewer wildcards, and a pattern of only '*' last of all. Equal ranks keep
+ * their order (the sort is stable), which is file order. */
+static int route_before(const struct config_route *a, const struct config_route *b)
+{
+	int ea, wa, ca, eb, wb, cb;
+
+	route_rank(a->pattern, &ea, &wa, &ca);
+	route_rank(b->pattern, &eb, &wb, &cb);
+	if (ca != cb)
+		return cb;
+	if (ea != eb)
+		return ea > eb;
+	return wa < wb;
+}
+
+static void sort_routes(struct config_route *r, int n)
+{
+	/* Insertion sort: stable, and n is at most CONFIG_MAX_ROUTES. */
+	for (int i = 1; i < n; i++) {
+		struct config_route cur = r[i];
+		int j = i;
+
+		for (; j > 0 && route_before(&cur, &r[j - 1]); j--)
+			r[j] = r[j - 1];
+		r[j] = cur;
+	}
+}
+
+/* Looks for an executable regular file "go" in the absolute directories of
+ * $PATH, into out. Relative entries (and the empty entry, which means ".")
+ * are skipped: where modgate happens to start must not pick the binary it
+ * will run, the rule Go's own exec.LookPath adopted. 0 or -1. */
+static int find_go(char *out, size_t outlen)
+{
+	const char *path = getenv("PATH"), *p;
+
+	for (p = path ? path : ""; *p;) {
+		const char *e = p + strcspn(p, ":"), *d = e;
+		char cand[CONFIG_PATH_MAX];
+		struct stat st;
+		int bad = 0;
+
+		/* Control characters would break the comment config_dump
+		 * writes the path into. */
+		for (const char *q = p; q < e; q++)
+			bad |= (unsigned char)*q < 0x20 || *q == 0x7f;
+		while (d > p + 1 && d[-1] == '/')
+			d--;
+		if (p[0] == '/' && !bad &&
+		    (size_t)snprintf(cand, sizeof(cand), "%.*s/go", d == p + 1 ? 0 : (int)(d - p),
+		                     p) < sizeof(cand) &&
+		    stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0 &&
+		    copy_str(out, outlen, cand) == 0)
+			return 0;
+		p = *e ? e + 1 : e;
+	}
+	return -1;
+}
+
 /* ---- the INI loader ---------------------------------------------------------- */
+
+/* The kind of section the reader last saw a header for. */
+enum section_kind {
+	SECT_NONE,  /* before the first header */
+	SECT_TABLE, /* [server], [upstream], [cache], [timeouts], [breaker]: keys[] */
+	SECT_POOL,  /* [pool "NAME"]: loader.pool */
+	SECT_ROUTE, /* [route] */
+};
 
 struct loader {
 	struct config *c;    /* the copy being filled */
 	const char *p, *end; /* text not yet handed to inih */
 	int line;            /* the physical line inih is working on */
-	int err_line;        /* the first error we found, 0 if none yet */
+	int failed;          /* 1 once an error is recorded */
+	int err_line;        /* the line of the error (0: none in particular) */
 	char msg[1024];      /* its message, without "FILE:LINE: " */
 	int seen[N_KEYS];    /* line where each key was set, 0 if not */
+
+	enum section_kind sect;
+	int pool;                                                 /* SECT_POOL: which one */
+	int pool_line[CONFIG_MAX_POOLS];                          /* line of each header */
+	int pool_seen[CONFIG_MAX_POOLS][N_POOL_KEYS];             /* line per key, as seen[] */
+	int up_line[CONFIG_MAX_POOLS][CONFIG_MAX_POOL_UPSTREAMS]; /* line per upstream */
+	int route_header;                                         /* line of [route], 0 if none */
+	int breaker_header;                                       /* line of the first [breaker] */
+	int breaker_last;                                       /* line of the last [breaker] key */
+	int route_line[CONFIG_MAX_ROUTES];                      /* line per route, file order */
+	char route_to[CONFIG_MAX_ROUTES][CONFIG_POOL_NAME_MAX]; /* the pool named */
+	int go_searched;                                        /* find_go ran (go_binary) */
 };
+
+static void loader_vfail(struct loader *ld, int line, const char *fmt, va_list ap)
+{
+	ld->failed = 1;
+	ld->err_line = line;
+	vsnprintf(ld->msg, sizeof(ld->msg), fmt, ap);
+}
 
 static void loader_fail(struct loader *ld, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Records an error on the current line, unless one is recorded already:
+ * parsing stops at the first. */
 static void loader_fail(struct loader *ld, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (ld->err_line)
+	if (ld->failed)
 		return;
-	ld->err_line = ld->line;
 	va_start(ap, fmt);
-	vsnprintf(ld->msg, sizeof(ld->msg), fmt, ap);
+	loader_vfail(ld, ld->line, fmt, ap);
 	va_end(ap);
+}
+
+static void loader_fail_at(struct loader *ld, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records an error found once the whole file is read, on the line given:
+ * of several such errors, the one on the earliest line is reported. */
+static void loader_fail_at(struct loader *ld, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ld->failed && ld->err_line <= line)
+		return;
+	va_start(ap, fmt);
+	loader_vfail(ld, line, fmt, ap);
+	va_end(ap);
+}
+
+/* Makes sure go_binary is set for something on the current line that needs
+ * the go command; 0, or -1 with the error recorded. */
+static int need_go(struct loader *ld, const char *what)
+{
+	if (!ld->go_searched) {
+		ld->go_searched = 1;
+		if (find_go(ld->c->go_binary, sizeof(ld->c->go_binary)) < 0)
+			ld->c->go_binary[0] = '\0';
+	}
+	if (ld->c->go_binary[0])
+		return 0;
+	loader_fail(ld,
+	            "%s needs the go command, and none is on PATH (modgate looks for an "
+	            "executable file go in the absolute directories of $PATH)",
+	            what);
+	return -1;
+}
+
+/* A section header seen by the reader: name is what stands between '[' and
+ * the first ']'. Pools are created here, so that a pool with no keys is still
+ * a pool (and an error). 0, or -1 with the error recorded. */
+static int loader_section(struct loader *ld, const char *name, size_t len)
+{
+	struct config *c = ld->c;
+
+	if (table_section(name, len)) {
+		ld->sect = SECT_TABLE;
+		if (len == 7 && memcmp(name, "breaker", 7) == 0 && !ld->breaker_header)
+			ld->breaker_header = ld->line;
+		return 0;
+	}
+	if (len == 5 && memcmp(name, "route", 5) == 0) {
+		if (ld->route_header) {
+			loader_fail(ld,
+			            "a second [route] section (the first is on line %d): put "
+			            "every route in one",
+			            ld->route_header);
+			return -1;
+		}
+		ld->route_header = ld->line;
+		ld->sect = SECT_ROUTE;
+		return 0;
+	}
+	if (len >= 4 && memcmp(name, "pool", 4) == 0 &&
+	    (len == 4 || is_blank(name[4]) || name[4] == '"')) {
+		const char *p = name + 4, *end = name + len, *q;
+		struct config_pool *pool;
+
+		while (p < end && is_blank(*p))
+			p++;
+		q = p < end ? memchr(p + 1, '"', (size_t)(end - p - 1)) : NULL;
+		if (p == end || *p != '"' || !q || q + 1 != end) {
+			loader_fail(ld, "bad pool header [%.*s] (write [pool \"NAME\"])", (int)len,
+			            name);
+			return -1;
+		}
+		p++;
+		if (!pool_name_ok(p, (size_t)(q - p))) {
+			loader_fail(ld,
+			            "bad pool name \"%.*s\" (1 to %d characters from a-z, 0-9, '_' "
+			            "and '-')",
+			            (int)(q - p), p, CONFIG_POOL_NAME_MAX - 1);
+			return -1;
+		}
+		if ((q - p == 6 && memcmp(p, "direct", 6) == 0) ||
+		    (q - p == 3 && memcmp(p, "off", 3) == 0)) {
+			loader_fail(ld,
+			            "pool name \"%.*s\" is reserved: a route's value %.*s means no "
+			            "pool",
+			            (int)(q - p), p, (int)(q - p), p);
+			return -1;
+		}
+		for (int i = 0; i < c->n_pools; i++) {
+			if (strlen(c->pools[i].name) == (size_t)(q - p) &&
+			    memcmp(c->pools[i].name, p, (size_t)(q - p)) == 0) {
+				loader_fail(ld, "duplicate pool \"%s\" (first defined on line %d)",
+				            c->pools[i].name, ld->pool_line[i]);
+				return -1;
+			}
+		}
+		if (c->n_pools == CONFIG_MAX_POOLS) {
+			loader_fail(ld, "more than %d pools", CONFIG_MAX_POOLS);
+			return -1;
+		}
+		pool = &c->pools[c->n_pools];
+		pool_defaults(pool);
+		memcpy(pool->name, p, (size_t)(q - p));
+		pool->name[q - p] = '\0';
+		ld->pool_line[c->n_pools] = ld->line;
+		ld->pool = c->n_pools++;
+		ld->sect = SECT_POOL;
+		return 0;
+	}
+	loader_fail(ld, "unknown section [%.*s] (" KNOWN_SECTIONS ")", (int)len, name);
+	return -1;
 }
 
 /* inih's fgets: one physical line per call, so inih's line count is ours.
@@ -884,7 +1357,7 @@ static char *ini_read_line(char *str, int num, void *stream)
 	const char *b = ld->p, *nl, *e;
 	size_t len;
 
-	if (ld->err_line || b >= ld->end)
+	if (ld->failed || b >= ld->end)
 		return NULL;
 	nl = memchr(b, '\n', (size_t)(ld->end - b));
 	e = nl ? nl : ld->end;
@@ -910,15 +1383,172 @@ static char *ini_read_line(char *str, int num, void *stream)
 		const char *close = memchr(str, ']', len);
 
 		/* Without ']' it is inih's syntax error to report. */
-		if (close && !known_section(str + 1, (size_t)(close - str - 1))) {
-			loader_fail(ld,
-			            "unknown section [%.*s] (known: [server], [upstream], [cache], "
-			            "[timeouts])",
-			            (int)(close - str - 1), str + 1);
+		if (close && loader_section(ld, str + 1, (size_t)(close - str - 1)) < 0)
 			return NULL;
-		}
 	}
 	return str;
+}
+
+/* A key of the current [pool "NAME"]. 1, or 0 with the error recorded. */
+static int pool_value(struct loader *ld, const char *name, const char *value)
+{
+	struct config_pool *pool = &ld->c->pools[ld->pool];
+	char why[768], what[64];
+	long long n;
+	int k;
+
+	for (k = 0; k < N_POOL_KEYS; k++)
+		if (strcmp(pool_keys[k], name) == 0)
+			break;
+	if (k == N_POOL_KEYS) {
+		loader_fail(ld,
+		            "unknown key '%s' in [pool \"%s\"] (known: upstream, on_open, "
+		            "retry_budget, retry_min_per_sec, hedge)",
+		            name, pool->name);
+		return 0;
+	}
+	if (k != POOL_UPSTREAM) {
+		if (ld->pool_seen[ld->pool][k]) {
+			loader_fail(ld,
+			            "duplicate key '%s' in [pool \"%s\"] (first set on line %d)",
+			            name, pool->name, ld->pool_seen[ld->pool][k]);
+			return 0;
+		}
+		ld->pool_seen[ld->pool][k] = ld->line;
+	}
+	if (value[0] == '"' || value[0] == '\'') {
+		loader_fail(ld, "[pool \"%s\"] %s: values are not quoted; remove the quotes",
+		            pool->name, name);
+		return 0;
+	}
+	switch (k) {
+	case POOL_UPSTREAM: {
+		struct config_pool_upstream u;
+
+		if (pool->n_upstreams == CONFIG_MAX_POOL_UPSTREAMS) {
+			loader_fail(ld,
+			            "[pool \"%s\"] upstream: more than %d upstreams in one pool",
+			            pool->name, CONFIG_MAX_POOL_UPSTREAMS);
+			return 0;
+		}
+		if (parse_pool_upstream(value, &u, why, sizeof(why)) < 0)
+			goto bad;
+		for (int i = 0; i < pool->n_upstreams; i++) {
+			if (strcmp(pool->upstreams[i].url, u.url) == 0) {
+				char shown[CONFIG_URL_MAX + 32];
+
+				redact_url(u.url, shown, sizeof(shown));
+				loader_fail(
+				    ld,
+				    "[pool \"%s\"] upstream: %s is already in this pool (line "
+				    "%d); give it a larger weight instead",
+				    pool->name, shown, ld->up_line[ld->pool][i]);
+				return 0;
+			}
+		}
+		ld->up_line[ld->pool][pool->n_upstreams] = ld->line;
+		pool->upstreams[pool->n_upstreams++] = u;
+		return 1;
+	}
+	case POOL_ON_OPEN:
+		if (strcmp(value, "503") == 0) {
+			pool->on_open = CONFIG_ON_OPEN_503;
+			return 1;
+		}
+		if (strcmp(value, "direct") == 0) {
+			snprintf(what, sizeof(what), "[pool \"%s\"] on_open = direct", pool->name);
+			if (need_go(ld, what) < 0)
+				return 0;
+			pool->on_open = CONFIG_ON_OPEN_DIRECT;
+			return 1;
+		}
+		errf(why, sizeof(why), "\"%s\" is not a policy (write 503 or direct)", value);
+		goto bad;
+	case POOL_RETRY_BUDGET:
+		if (parse_percent(value, 0, 100, &n, why, sizeof(why)) < 0)
+			goto bad;
+		pool->retry_budget_pct = (int)n;
+		return 1;
+	case POOL_RETRY_MIN_PER_SEC:
+		if (parse_int(value, 0, CONFIG_RETRY_MIN_PER_SEC_MAX, &n, why, sizeof(why)) < 0)
+			goto bad;
+		pool->retry_min_per_sec = (int)n;
+		return 1;
+	case POOL_HEDGE:
+		if (strcmp(value, "off") == 0) {
+			pool->hedge_ms = 0;
+			return 1;
+		}
+		if (parse_duration_ms(value, &n, why, sizeof(why)) < 0)
+			goto bad;
+		if (n < CONFIG_HEDGE_MIN_MS || n > CONFIG_HEDGE_MAX_MS) {
+			size_t used;
+
+			out_of_range(value, CONFIG_HEDGE_MIN_MS, CONFIG_HEDGE_MAX_MS, why,
+			             sizeof(why));
+			used = strlen(why);
+			snprintf(why + used, sizeof(why) - used, " (write off for no hedging)");
+			goto bad;
+		}
+		pool->hedge_ms = (int)n;
+		return 1;
+	}
+	errf(why, sizeof(why), "internal error: unknown pool key");
+bad:
+	loader_fail(ld, "[pool \"%s\"] %s: %s%s", pool->name, name, why,
+	            strstr(value, " #") ? " (only ';' starts a comment after a value)" : "");
+	return 0;
+}
+
+/* A "PATTERN = POOL | direct | off" line of [route]. The pool is looked up
+ * once the whole file is read: [route] may come before the pools. 1, or 0
+ * with the error recorded. */
+static int route_value(struct loader *ld, const char *name, const char *value)
+{
+	struct config *c = ld->c;
+	struct config_route *r;
+	char why[768];
+
+	if (c->n_routes == CONFIG_MAX_ROUTES) {
+		loader_fail(ld, "[route] more than %d routes", CONFIG_MAX_ROUTES);
+		return 0;
+	}
+	r = &c->routes[c->n_routes];
+	memset(r, 0, sizeof(*r));
+	r->pool = -1;
+	if (set_route_pattern(r->pattern, sizeof(r->pattern), name, why, sizeof(why)) < 0) {
+		loader_fail(ld, "[route] %s", why);
+		return 0;
+	}
+	for (int i = 0; i < c->n_routes; i++) {
+		if (strcmp(c->routes[i].pattern, r->pattern) == 0) {
+			loader_fail(ld, "[route] duplicate route for %s (first on line %d)",
+			            r->pattern, ld->route_line[i]);
+			return 0;
+		}
+	}
+	if (value[0] == '"' || value[0] == '\'') {
+		loader_fail(ld, "[route] %s: values are not quoted; remove the quotes", r->pattern);
+		return 0;
+	}
+	if (strcmp(value, "direct") == 0) {
+		r->target = CONFIG_ROUTE_DIRECT;
+		snprintf(why, sizeof(why), "[route] %s = direct", r->pattern);
+		if (need_go(ld, why) < 0)
+			return 0;
+	} else if (strcmp(value, "off") == 0) {
+		r->target = CONFIG_ROUTE_OFF;
+	} else if (pool_name_ok(value, strlen(value))) {
+		r->target = CONFIG_ROUTE_POOL;
+		memcpy(ld->route_to[c->n_routes], value, strlen(value) + 1);
+	} else {
+		loader_fail(
+		    ld, "[route] %s: \"%s\" is not a pool name, direct or off%s", r->pattern, value,
+		    strstr(value, " #") ? " (only ';' starts a comment after a value)" : "");
+		return 0;
+	}
+	ld->route_line[c->n_routes++] = ld->line;
+	return 1;
 }
 
 static int ini_on_value(void *user, const char *section, const char *name, const char *value)
@@ -928,12 +1558,18 @@ static int ini_on_value(void *user, const char *section, const char *name, const
 	char why[768];
 	size_t i;
 
-	if (ld->err_line)
+	if (ld->failed)
 		return 0;
 	if (!*section) {
 		loader_fail(ld, "key '%s' comes before any [section]", name);
 		return 0;
 	}
+	/* The reader saw every header inih saw, so its idea of the section is
+	 * the one this key is under. */
+	if (ld->sect == SECT_POOL)
+		return pool_value(ld, name, value);
+	if (ld->sect == SECT_ROUTE)
+		return route_value(ld, name, value);
 	k = find_key(section, name);
 	if (!k) {
 		char known[256] = "";
@@ -957,6 +1593,8 @@ static int ini_on_value(void *user, const char *section, const char *name, const
 		return 0;
 	}
 	ld->seen[i] = ld->line;
+	if (strcmp(section, "breaker") == 0)
+		ld->breaker_last = ld->line;
 	if (value[0] == '"' || value[0] == '\'') {
 		loader_fail(ld, "[%s] %s: values are not quoted; remove the quotes", section, name);
 		return 0;
@@ -968,6 +1606,92 @@ static int ini_on_value(void *user, const char *section, const char *name, const
 		return 0;
 	}
 	return 1;
+}
+
+/* Runs breaker_config_check over [breaker] as a whole and reports its verdict
+ * on the line of the key at fault when the file set it, else on the last
+ * [breaker] key (whose value made the defaults disagree), else on the
+ * header. */
+static void check_breaker(struct loader *ld)
+{
+	char why[512];
+	const char *msg, *key = NULL;
+	int line = ld->breaker_last ? ld->breaker_last : ld->breaker_header;
+
+	if (breaker_config_check(&ld->c->breaker, why, sizeof(why)) == 0)
+		return;
+	msg = strncmp(why, "breaker: ", 9) == 0 ? why + 9 : why;
+	for (size_t i = 0; i < N_BREAKER_FIELDS; i++) {
+		size_t n = strlen(breaker_fields[i].field);
+
+		if (strncmp(msg, breaker_fields[i].field, n) == 0 && msg[n] == ' ') {
+			const struct config_key *k = find_key("breaker", breaker_fields[i].key);
+
+			key = breaker_fields[i].key;
+			if (k && ld->seen[k - keys])
+				line = ld->seen[k - keys];
+			break;
+		}
+	}
+	if (key)
+		loader_fail_at(ld, line, "[breaker] %s: %s", key, msg);
+	else
+		loader_fail_at(ld, line, "[breaker] %s", msg);
+}
+
+/* The checks that need the whole file; each error goes on the line it is
+ * about, and the earliest line is reported. */
+static void loader_finish(struct loader *ld)
+{
+	struct config *c = ld->c;
+
+	for (int i = 0; i < c->n_pools; i++)
+		if (c->pools[i].n_upstreams == 0)
+			loader_fail_at(ld, ld->pool_line[i],
+			               "pool \"%s\" has no upstream (add upstream = URL)",
+			               c->pools[i].name);
+	if (ld->route_header && c->n_pools == 0)
+		loader_fail_at(ld, ld->route_header,
+		               "[route] needs [pool] sections (without pools, [upstream] proxy "
+		               "serves every module)");
+	else if (ld->route_header && c->n_routes == 0)
+		loader_fail_at(ld, ld->route_header,
+		               "[route] has no routes (write PATTERN = POOL lines, or remove the "
+		               "section)");
+	if (!ld->route_header && c->n_pools > 1)
+		loader_fail_at(ld, ld->pool_line[1],
+		               "several pools need a [route] section to say which modules go to "
+		               "which pool");
+	for (int i = 0; i < c->n_routes && c->n_pools > 0; i++) {
+		struct config_route *r = &c->routes[i];
+		char names[CONFIG_MAX_POOLS * (CONFIG_POOL_NAME_MAX + 2)] = "";
+		size_t used = 0;
+
+		if (r->target != CONFIG_ROUTE_POOL)
+			continue;
+		for (int j = 0; j < c->n_pools; j++)
+			if (strcmp(c->pools[j].name, ld->route_to[i]) == 0)
+				r->pool = j;
+		if (r->pool >= 0)
+			continue;
+		for (int j = 0; j < c->n_pools; j++)
+			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+			                         j ? ", " : "", c->pools[j].name);
+		loader_fail_at(ld, ld->route_line[i],
+		               "[route] %s: no pool named \"%s\" (pools: %s)", r->pattern,
+		               ld->route_to[i], names);
+	}
+	if (!ld->route_header && c->n_pools == 1) {
+		/* One pool serves every module: say so in the struct, so that
+		 * routing and the dump need no special case. */
+		memset(&c->routes[0], 0, sizeof(c->routes[0]));
+		c->routes[0].pattern[0] = '*';
+		c->routes[0].target = CONFIG_ROUTE_POOL;
+		c->routes[0].pool = 0;
+		c->n_routes = 1;
+	}
+	sort_routes(c->routes, c->n_routes);
+	check_breaker(ld);
 }
 
 /* inih found the error itself: describe the line from the text. */
@@ -995,37 +1719,58 @@ static void syntax_error(const char *text, size_t len, const char *name, int lin
 static int load_text(struct config *c, const char *text, size_t len, const char *name, char *err,
                      size_t errlen)
 {
-	struct config tmp = *c;
-	struct loader ld;
-	int rc, saved_max_line;
+	/* Both are large (the config ~170 KB, the loader ~15 KB): off the
+	 * stack, which the server's callers may want for themselves. */
+	struct config *tmp = malloc(sizeof(*tmp));
+	struct loader *ld = calloc(1, sizeof(*ld));
+	int rc, saved_max_line, ret = -1;
 
-	memset(&ld, 0, sizeof(ld));
-	ld.c = &tmp;
-	ld.p = text;
-	ld.end = text + len;
+	if (!tmp || !ld) {
+		errf(err, errlen, "%s: out of memory", name);
+		goto out;
+	}
+	*tmp = *c;
+	/* Pools, routes and the go command they need come from the file alone. */
+	memset(tmp->pools, 0, sizeof(tmp->pools));
+	memset(tmp->routes, 0, sizeof(tmp->routes));
+	tmp->n_pools = 0;
+	tmp->n_routes = 0;
+	memset(tmp->go_binary, 0, sizeof(tmp->go_binary));
+	ld->c = tmp;
+	ld->p = text;
+	ld->end = text + len;
 	/* Debian's libinih exposes its compile-time limits as variables; raise
 	 * the 200-byte line limit for this parse only. Our reader refuses lines
 	 * that do not fit whatever the limit is, so a libinih without this
 	 * variable would give a clear error, never a silently cut line. */
 	saved_max_line = ini_max_line;
 	ini_max_line = CONFIG_MAX_LINE;
-	rc = ini_parse_stream(ini_read_line, &ld, ini_on_value, &ld);
+	rc = ini_parse_stream(ini_read_line, ld, ini_on_value, ld);
 	ini_max_line = saved_max_line;
 
 	if (rc < 0) {
 		errf(err, errlen, "%s: %s", name, rc == -2 ? "out of memory" : "cannot read");
-		return -1;
+		goto out;
 	}
-	if (rc > 0 && (ld.err_line == 0 || rc < ld.err_line)) {
+	if (rc > 0 && (!ld->failed || rc < ld->err_line)) {
 		syntax_error(text, len, name, rc, err, errlen);
-		return -1;
+		goto out;
 	}
-	if (ld.err_line) {
-		errf(err, errlen, "%s:%d: %s", name, ld.err_line, ld.msg);
-		return -1;
+	if (!ld->failed)
+		loader_finish(ld);
+	if (ld->failed) {
+		if (ld->err_line > 0)
+			errf(err, errlen, "%s:%d: %s", name, ld->err_line, ld->msg);
+		else
+			errf(err, errlen, "%s: %s", name, ld->msg);
+		goto out;
 	}
-	*c = tmp;
-	return 0;
+	*c = *tmp;
+	ret = 0;
+out:
+	free(ld);
+	free(tmp);
+	return ret;
 }
 
 int config_load_string(struct config *c, const char *text, const char *name, char *err,
@@ -1087,6 +1832,8 @@ void config_init_defaults(struct config *c)
 	c->idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
 	c->workers = CONFIG_DEFAULT_WORKERS;
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	breaker_config_default(&c->breaker);
+	/* No pools, no routes, no go binary: the GOPROXY chain serves all. */
 }
 
 int config_apply_env(struct config *c, char *err, size_t errlen)
@@ -1157,18 +1904,67 @@ int config_is_noproxy(const struct config *c, const char *module_path)
 	return pathglob_match_prefix(c->noproxy, module_path);
 }
 
+int config_route_for(const struct config *c, const char *module_path, int *pool_index)
+{
+	if (pool_index)
+		*pool_index = -1;
+	if (c->n_pools == 0)
+		return CONFIG_ROUTE_CHAIN;
+	for (int i = 0; i < c->n_routes; i++) {
+		const struct config_route *r = &c->routes[i];
+
+		/* A pattern holds no ',', so it is a list of one. */
+		if (pathglob_match_prefix(r->pattern, module_path) != 1)
+			continue;
+		if (r->target == CONFIG_ROUTE_POOL && pool_index)
+			*pool_index = r->pool;
+		return r->target;
+	}
+	return CONFIG_ROUTE_NONE;
+}
+
 void config_dump(const struct config *c, FILE *out)
 {
 	const char *section = NULL;
 
 	fputs("; modgate effective configuration: defaults, then environment, then file\n", out);
+	if (c->go_binary[0])
+		fprintf(out, "; direct runs the go command found on $PATH: %s\n", c->go_binary);
 	for (size_t i = 0; i < N_KEYS; i++) {
 		if (!section || strcmp(section, keys[i].section) != 0) {
 			section = keys[i].section;
 			fprintf(out, "%s[%s]\n", i ? "\n" : "", section);
+			if (c->n_pools > 0 && strcmp(section, "upstream") == 0)
+				fputs("; not used while there are pools: [route] decides\n", out);
 		}
 		fprintf(out, "%s = ", keys[i].name);
 		put_value(c, &keys[i], out);
 		fputc('\n', out);
+	}
+	for (int i = 0; i < c->n_pools; i++) {
+		const struct config_pool *p = &c->pools[i];
+		char buf[32];
+
+		fprintf(out, "\n[pool \"%s\"]\n", p->name);
+		for (int j = 0; j < p->n_upstreams; j++)
+			fprintf(out, "upstream = %s weight=%d%s\n", p->upstreams[j].url,
+			        p->upstreams[j].weight, p->upstreams[j].backup ? " backup" : "");
+		fprintf(out, "on_open = %s\n",
+		        p->on_open == CONFIG_ON_OPEN_DIRECT ? "direct" : "503");
+		fprintf(out, "retry_budget = %d%%\n", p->retry_budget_pct);
+		fprintf(out, "retry_min_per_sec = %d\n", p->retry_min_per_sec);
+		if (p->hedge_ms)
+			format_duration(p->hedge_ms, buf, sizeof(buf));
+		fprintf(out, "hedge = %s\n", p->hedge_ms ? buf : "off");
+	}
+	if (c->n_routes > 0)
+		fputs("\n[route]\n", out);
+	for (int i = 0; i < c->n_routes; i++) {
+		const struct config_route *r = &c->routes[i];
+
+		fprintf(out, "%s = %s\n", r->pattern,
+		        r->target == CONFIG_ROUTE_DIRECT ? "direct"
+		        : r->target == CONFIG_ROUTE_OFF  ? "off"
+		                                         : c->pools[r->pool].name);
 	}
 }

@@ -13,7 +13,8 @@
  * main thread at start-up or reload, never from inside a libcurl or libevhtp
  * callback: it reads files or the environment, and the INI loader briefly
  * changes a libinih setting that is process-wide. The queries
- * (config_is_noproxy) are pure and may be called from anywhere.
+ * (config_is_noproxy, config_route_for) are pure and may be called from
+ * anywhere.
  */
 #ifndef MODGATE_CONFIG_H
 #define MODGATE_CONFIG_H
@@ -47,7 +48,17 @@ int config_parse_goproxy(struct config *c, const char *list, char *err, size_t e
 
 /* Loads the INI file at path over *c. 0; or -1 with err as "PATH:LINE: what"
  * (or "PATH: what" when the file cannot be read). Unknown sections and keys,
- * a key set twice, and bad values are all errors. */
+ * a key set twice, and bad values are all errors.
+ *
+ * Keys of [server], [upstream], [cache], [timeouts] and [breaker] override
+ * *c one by one. Pools, routes and go_binary are replaced as a whole by what
+ * the file declares (none if it declares none). Checked once the whole file
+ * is read, each error on the line it names: a pool without an upstream (its
+ * header), a route to an unknown pool (the route), [route] without pools
+ * (its header), several pools without [route] (the second pool's header),
+ * breaker settings that breaker_config_check refuses (the key at fault, or
+ * the last [breaker] key). on_open = direct and routes to direct look for
+ * "go" in the absolute directories of $PATH at the line that asks. */
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen);
 
 /* As config_load_file, from the NUL-terminated text; name stands for the
@@ -67,6 +78,20 @@ int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, ch
  * fetched direct rather than through the upstream proxies, else 0. */
 int config_is_noproxy(const struct config *c, const char *module_path);
 
+/* Where the module at module_path (unescaped, as in go.mod) is fetched from:
+ *   no pools                       CONFIG_ROUTE_CHAIN (the GOPROXY chain and
+ *                                  noproxy decide, as without pools)
+ *   the first route that matches   CONFIG_ROUTE_POOL with *pool_index set,
+ *                                  CONFIG_ROUTE_DIRECT or CONFIG_ROUTE_OFF
+ *   no route matches               CONFIG_ROUTE_NONE
+ * Routes are tried most specific first: a pattern with more path elements
+ * before one with fewer; among equals, fewer wildcards ('*', '?', a [class])
+ * first; a pattern of only '*' (every module) last; ties in file order. Each
+ * matches as one GOPRIVATE pattern does (pathglob_match_prefix). With pools,
+ * noproxy is not consulted: [route] alone decides. *pool_index (may be NULL)
+ * is set to the pool for CONFIG_ROUTE_POOL and to -1 otherwise. Pure. */
+int config_route_for(const struct config *c, const char *module_path, int *pool_index);
+
 /* Writes the upstream as text for logs and messages into buf (len bytes,
  * cut short if need be) and returns buf: "direct", "off", or the URL with
  * any password replaced by "xxxxx", as Go's URL.Redacted does. Pure; callable
@@ -74,8 +99,10 @@ int config_is_noproxy(const struct config *c, const char *module_path);
 const char *config_upstream_redacted(const struct config_upstream *u, char *buf, size_t len);
 
 /* Writes the effective configuration to out as an INI file that loads back
- * to the same struct config (modgate -t). URLs are written in full,
- * credentials included, like nginx -T. */
+ * to the same struct config (modgate -t): every key of every section, then
+ * the pools and routes (routes in match order, the implied one included).
+ * URLs are written in full, credentials included, like nginx -T. go_binary
+ * is a comment: it is found again on $PATH when the dump is loaded. */
 void config_dump(const struct config *c, FILE *out);
 
 #endif
