@@ -29,7 +29,7 @@ static void reply(evhtp_request_t *req, int status, const char *type, const char
 {
 	evhtp_headers_add_header(req->headers_out, evhtp_header_new("Content-Type", type, 0, 0));
 	evhtp_headers_add_header(req->headers_out,
-				 evhtp_header_new("Cache-Control", "no-store", 0, 0));
+	                         evhtp_header_new("Cache-Control", "no-store", 0, 0));
 	evbuffer_add(req->buffer_out, body, strlen(body));
 	evhtp_send_reply(req, status);
 }
@@ -56,7 +56,7 @@ static void memberships(struct pool_set *ps, struct upstream *up, char *buf, siz
 			if (m->up != up || off >= len)
 				continue;
 			n = snprintf(buf + off, len - off, "%s%s:%d%s", off ? " " : "",
-				     ps->pools[i].name, m->weight, m->backup ? "b" : "");
+			             ps->pools[i].name, m->weight, m->backup ? "b" : "");
 			if (n > 0)
 				off += (size_t)n;
 		}
@@ -83,8 +83,8 @@ static json_t *upstream_json(struct pool_set *ps, struct upstream *up, int64_t n
 			if (m->up != up)
 				continue;
 			json_array_append_new(pools, json_pack("{s:s, s:i, s:b}", "pool",
-							       ps->pools[i].name, "weight",
-							       m->weight, "backup", m->backup));
+			                                       ps->pools[i].name, "weight",
+			                                       m->weight, "backup", m->backup));
 		}
 	}
 	json_object_set_new(o, "url", json_string(up->shown));
@@ -96,18 +96,19 @@ static json_t *upstream_json(struct pool_set *ps, struct upstream *up, int64_t n
 	json_object_set_new(o, "failures", json_integer((json_int_t)up->failures));
 	json_object_set_new(o, "answers", json_integer((json_int_t)up->answers));
 	json_object_set_new(o, "consecutive_failures",
-			    json_integer((json_int_t)bc.consecutive_failures));
+	                    json_integer((json_int_t)bc.consecutive_failures));
 	json_object_set_new(o, "window_calls", json_integer((json_int_t)bc.window_calls));
 	json_object_set_new(o, "failure_rate_pct", json_integer(bc.failure_rate_pct));
 	json_object_set_new(o, "opens", json_integer((json_int_t)bc.opens));
-	json_object_set_new(o, "last_open_reason", json_string(breaker_reason_name(bc.last_reason)));
+	json_object_set_new(o, "last_open_reason",
+	                    json_string(breaker_reason_name(bc.last_reason)));
 	json_object_set_new(o, "ms_until_half_open",
-			    json_integer(breaker_ms_until_half_open(&up->breaker, now)));
+	                    json_integer(breaker_ms_until_half_open(&up->breaker, now)));
 	json_object_set_new(o, "latency_ms",
-			    json_pack("{s:I, s:I, s:I}", "p50",
-				      (json_int_t)pool_latency_quantile(up, 0.50), "p95",
-				      (json_int_t)pool_latency_quantile(up, 0.95), "p99",
-				      (json_int_t)pool_latency_quantile(up, 0.99)));
+	                    json_pack("{s:I, s:I, s:I}", "p50",
+	                              (json_int_t)pool_latency_quantile(up, 0.50), "p95",
+	                              (json_int_t)pool_latency_quantile(up, 0.95), "p99",
+	                              (json_int_t)pool_latency_quantile(up, 0.99)));
 	return o;
 }
 
@@ -144,9 +145,9 @@ static void status_text(struct admin *a, evhtp_request_t *req, int64_t now)
 	char *body;
 	int i;
 
-	evbuffer_add_printf(out, "%-40s %-9s %-13s %-16s %8s %8s %8s %5s %6s %9s %s\n",
-			    "UPSTREAM", "STATE", "MODE", "POOLS:WEIGHT", "REQUESTS", "FAILURES",
-			    "IN-A-ROW", "FAIL%", "P95MS", "RETRY-IN", "LAST-OPEN");
+	evbuffer_add_printf(out, "%-40s %-9s %-13s %-16s %8s %8s %8s %5s %6s %9s %s\n", "UPSTREAM",
+	                    "STATE", "MODE", "POOLS:WEIGHT", "REQUESTS", "FAILURES", "IN-A-ROW",
+	                    "FAIL%", "P95MS", "RETRY-IN", "LAST-OPEN");
 	for (i = 0; i < a->pools->n_ups; i++) {
 		struct upstream *up = &a->pools->ups[i];
 		struct breaker_counters bc;
@@ -160,12 +161,13 @@ static void status_text(struct admin *a, evhtp_request_t *req, int64_t now)
 			snprintf(retry, sizeof(retry), "%.1fs", ms / 1000.0);
 		else
 			snprintf(retry, sizeof(retry), "%s", ms < 0 ? "never" : "-");
-		evbuffer_add_printf(out, "%-40s %-9s %-13s %-16s %8llu %8llu %8u %5d %6lld %9s %s\n",
-				    up->shown, breaker_state_name(st), mode_of(up),
-				    pools[0] ? pools : "GOPROXY", (unsigned long long)up->requests,
-				    (unsigned long long)up->failures, bc.consecutive_failures,
-				    bc.failure_rate_pct, (long long)pool_latency_quantile(up, 0.95),
-				    retry, breaker_reason_name(bc.last_reason));
+		evbuffer_add_printf(out,
+		                    "%-40s %-9s %-13s %-16s %8llu %8llu %8u %5d %6lld %9s %s\n",
+		                    up->shown, breaker_state_name(st), mode_of(up),
+		                    pools[0] ? pools : "GOPROXY", (unsigned long long)up->requests,
+		                    (unsigned long long)up->failures, bc.consecutive_failures,
+		                    bc.failure_rate_pct, (long long)pool_latency_quantile(up, 0.95),
+		                    retry, breaker_reason_name(bc.last_reason));
 	}
 	len = evbuffer_get_length(out);
 	body = malloc(len + 1);
@@ -202,19 +204,19 @@ static struct upstream *find(struct admin *a, const char *name, char *err, size_
 	if (n == 1)
 		return hit;
 	snprintf(err, errlen, "modgate: %s upstream matches %.200s", n ? "more than one" : "no",
-		 name);
+	         name);
 	return NULL;
 }
 
 static void control(struct admin *a, evhtp_request_t *req, const char *action)
 {
-	const char *name = req->uri && req->uri->query ? evhtp_kv_find(req->uri->query, "name")
-						       : NULL;
+	const char *name =
+	    req->uri && req->uri->query ? evhtp_kv_find(req->uri->query, "name") : NULL;
 	char err[400], line[600], *decoded = NULL;
 	struct upstream *up;
 
-		if (name) {
-				/* evhtp leaves query values percent-encoded; it decodes into a
+	if (name) {
+		/* evhtp leaves query values percent-encoded; it decodes into a
 		 * buffer we provide, and moves our pointer to the end of what
 		 * it wrote. */
 		unsigned char *buf = calloc(1, strlen(name) + 1), *end = buf;
@@ -241,9 +243,9 @@ static void control(struct admin *a, evhtp_request_t *req, const char *action)
 	else
 		breaker_set_mode(&up->breaker, BREAKER_AUTO);
 	log_warn("admin: %s %s: now %s, %s", action, up->shown,
-		 breaker_state_name(breaker_state(&up->breaker, flight_now_ms())), mode_of(up));
+	         breaker_state_name(breaker_state(&up->breaker, flight_now_ms())), mode_of(up));
 	snprintf(line, sizeof(line), "modgate: %s %s: now %s, %s", action, up->shown,
-		 breaker_state_name(breaker_state(&up->breaker, flight_now_ms())), mode_of(up));
+	         breaker_state_name(breaker_state(&up->breaker, flight_now_ms())), mode_of(up));
 	reply_line(req, 200, line);
 	free(decoded);
 }
@@ -274,12 +276,12 @@ static void on_request(evhtp_request_t *req, void *arg)
 		}
 	}
 	reply_line(req, 404,
-		   "modgate admin: GET /upstreams, POST /upstreams/{drain,undrain,open,close,auto}"
-		   "?name=UPSTREAM");
+	           "modgate admin: GET /upstreams, POST /upstreams/{drain,undrain,open,close,auto}"
+	           "?name=UPSTREAM");
 }
 
 struct admin *admin_new(struct event_base *base, struct pool_set *pools, const char *host, int port,
-			char *err, size_t errlen)
+                        char *err, size_t errlen)
 {
 	struct admin *a = calloc(1, sizeof(*a));
 

@@ -29,7 +29,7 @@ struct pool_set;
 
 /* Listens on host:port (port 0 picks one). NULL with err filled on failure. */
 struct admin *admin_new(struct event_base *base, struct pool_set *pools, const char *host, int port,
-			char *err, size_t errlen);
+                        char *err, size_t errlen);
 
 /* The port bound. */
 int admin_port(const struct admin *a);

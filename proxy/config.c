@@ -716,7 +716,6 @@ struct config_key {
  * in one place, the breaker module. */
 static const struct config_key keys[] = {
     {"server", "listen", KEY_LISTEN, 0, 0, 0, 0},
-    {"admin", "listen", KEY_ADMIN, 0, 0, 0, 0},
     {"server", "cache", KEY_PATH, FIELD(cache_dir), 0, 0},
     {"server", "workers", KEY_INT, FIELD(workers), CONFIG_WORKERS_MIN, CONFIG_WORKERS_MAX},
     {"server", "max_connections", KEY_INT, FIELD(max_connections), CONFIG_MAX_CONNECTIONS_MIN,
@@ -731,6 +730,7 @@ static const struct config_key keys[] = {
      CONFIG_TIMEOUT_MAX_MS},
     {"timeouts", "idle", KEY_TIMEOUT, FIELD(idle_timeout_ms), CONFIG_TIMEOUT_MIN_MS,
      CONFIG_TIMEOUT_MAX_MS},
+    {"admin", "listen", KEY_ADMIN, 0, 0, 0, 0},
     {"breaker", "failures", KEY_INT, FIELD(breaker.consecutive_failures), 0, INT_MAX},
     {"breaker", "window", KEY_INT, FIELD(breaker.window_size), 0, INT_MAX},
     {"breaker", "min_calls", KEY_INT, FIELD(breaker.window_min_calls), 0, INT_MAX},

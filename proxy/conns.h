@@ -17,7 +17,7 @@ struct conn_node;
 struct conn_set {
 	LIST_HEAD(, conn_node) all;
 	int n;
-	int max; /* 0: no bound */
+	int max;          /* 0: no bound */
 	const char *what; /* names the listener in the log line of a refusal */
 };
 

@@ -22,14 +22,15 @@ int ctl_upstream(int argc, char **argv, const char *admin, int json)
 
 	if (argc < 1 || (strcmp(argv[0], "status") != 0 && argc != 2)) {
 		fprintf(stderr, "usage: modgate upstream status [--json]\n"
-				"       modgate upstream drain|undrain|open|close|auto NAME\n");
+		                "       modgate upstream drain|undrain|open|close|auto NAME\n");
 		return 2;
 	}
 	c = curl_easy_init();
 	if (!c)
 		return 1;
 	if (strcmp(argv[0], "status") == 0) {
-		snprintf(url, sizeof(url), "http://%s/upstreams%s", admin, json ? "?format=json" : "");
+		snprintf(url, sizeof(url), "http://%s/upstreams%s", admin,
+		         json ? "?format=json" : "");
 	} else {
 		for (i = 0; i < 5 && strcmp(argv[0], actions[i]) != 0; i++)
 			;
@@ -40,7 +41,7 @@ int ctl_upstream(int argc, char **argv, const char *admin, int json)
 		}
 		name = curl_easy_escape(c, argv[1], 0);
 		snprintf(url, sizeof(url), "http://%s/upstreams/%s?name=%s", admin, argv[0],
-			 name ? name : "");
+		         name ? name : "");
 		curl_free(name);
 		post = 1;
 	}
@@ -54,9 +55,10 @@ int ctl_upstream(int argc, char **argv, const char *admin, int json)
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(c);
 	if (rc != CURLE_OK) {
-		fprintf(stderr, "modgate: admin endpoint %s: %s (is modgate running, and is "
-				"[admin] listen this address?)\n",
-			admin, curl_easy_strerror(rc));
+		fprintf(stderr,
+		        "modgate: admin endpoint %s: %s (is modgate running, and is "
+		        "[admin] listen this address?)\n",
+		        admin, curl_easy_strerror(rc));
 		return 1;
 	}
 	return status == 200 ? 0 : 1;

@@ -269,20 +269,20 @@ static void record(struct flight *f, enum fetch_result res, long status)
 	struct breaker_counters bc;
 	int64_t now = flight_now_ms();
 
-		if (o == BREAKER_FAILURE)
+	if (o == BREAKER_FAILURE)
 		up->failures++;
 	else if (o == BREAKER_SUCCESS)
 		up->answers++;
 	if (f->headers_ms >= 0)
 		pool_observe_latency(up, f->headers_ms);
 	if (!breaker_record(&up->breaker, &f->permit, o,
-			    f->headers_ms >= 0 ? f->headers_ms : now - f->attempt_start, now))
+	                    f->headers_ms >= 0 ? f->headers_ms : now - f->attempt_start, now))
 		return;
 	breaker_counters(&up->breaker, &bc);
 	log_warn("upstream %s: breaker %s (%s; %u failures in a row, %d%% of the last %u calls)",
-		 up->shown, breaker_state_name(breaker_state(&up->breaker, now)),
-		 breaker_reason_name(bc.last_reason), bc.consecutive_failures,
-		 bc.failure_rate_pct, bc.window_calls);
+	         up->shown, breaker_state_name(breaker_state(&up->breaker, now)),
+	         breaker_reason_name(bc.last_reason), bc.consecutive_failures, bc.failure_rate_pct,
+	         bc.window_calls);
 }
 
 static void on_done(void *arg, enum fetch_result res, long status, const char *errmsg)
@@ -307,10 +307,10 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 	if (f->state == FLIGHT_STREAMING) {
 		/* Waiters may have sent bytes already: this flight is over. */
 		log_warn("upstream %s broke off %s after %lld bytes: %s", shown, f->rel,
-			 (long long)f->written, errmsg);
+		         (long long)f->written, errmsg);
 		drop_body(f);
 		snprintf(msg, sizeof(msg), "modgate: upstream %.200s broke off %.300s: %.300s",
-			 shown, f->rel, errmsg);
+		         shown, f->rel, errmsg);
 		fail(f, 502, 0, msg);
 		return;
 	}
@@ -319,10 +319,10 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 		f->last_answer = (int)status;
 		if (f->body_err_len > 0)
 			one_line(f->last_answer_msg, sizeof(f->last_answer_msg), f->body_err,
-				 f->body_err_len);
+			         f->body_err_len);
 		else
 			snprintf(f->last_answer_msg, sizeof(f->last_answer_msg),
-				 "not found: %.300s (upstream %.150s: %ld)", f->rel, shown, status);
+			         "not found: %.300s (upstream %.150s: %ld)", f->rel, shown, status);
 		try_next(f, 0);
 		return;
 	}
@@ -331,11 +331,12 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 
 		one_line(line, sizeof(line), f->body_err, f->body_err_len);
 		snprintf(f->last_error, sizeof(f->last_error),
-			 "modgate: upstream %.200s answered %ld for %.300s%s%.250s", shown, status,
-			 f->rel, line[0] ? ": " : "", line);
+		         "modgate: upstream %.200s answered %ld for %.300s%s%.250s", shown, status,
+		         f->rel, line[0] ? ": " : "", line);
 	} else {
-		snprintf(f->last_error, sizeof(f->last_error), "modgate: upstream %.200s: %s: %.300s",
-			 shown, fetch_result_str(res), errmsg);
+		snprintf(f->last_error, sizeof(f->last_error),
+		         "modgate: upstream %.200s: %s: %.300s", shown, fetch_result_str(res),
+		         errmsg);
 	}
 	f->last_error_timeout = res == FETCH_TIMEOUT;
 	log_warn("%s", f->last_error + strlen("modgate: "));
@@ -367,14 +368,14 @@ static void give_up(struct flight *f, enum pool_next why)
 		f->retry_after_s = ms < 0 ? 0 : (int)((ms + 999) / 1000);
 		pool_describe(pool, now, states, sizeof(states));
 		snprintf(msg, sizeof(msg), "modgate: no usable upstream in pool %s: %.600s%s%.300s",
-			 pool->name, states, f->last_error[0] ? "; last error: " : "",
-			 f->last_error[0] ? f->last_error + strlen("modgate: ") : "");
+		         pool->name, states, f->last_error[0] ? "; last error: " : "",
+		         f->last_error[0] ? f->last_error + strlen("modgate: ") : "");
 		fail(f, 503, 0, msg);
 		return;
 	}
 	if (why == POOL_NEXT_BUDGET) {
 		snprintf(msg, sizeof(msg), "%.800s (no retry: pool %s's retry budget is spent)",
-			 f->last_error, pool->name);
+		         f->last_error, pool->name);
 		fail(f, f->last_error_timeout ? 504 : 502, 0, msg);
 		return;
 	}
@@ -413,9 +414,9 @@ static void try_next(struct flight *f, int failed)
 				fail(f, f->last_answer, 1, f->last_answer_msg);
 			} else {
 				snprintf(msg, sizeof(msg),
-					 "modgate: %.400s is not on any upstream proxy; this "
-					 "modgate does not fetch from version control (direct)",
-					 f->module);
+				         "modgate: %.400s is not on any upstream proxy; this "
+				         "modgate does not fetch from version control (direct)",
+				         f->module);
 				fail(f, 404, 0, msg);
 			}
 			return;
@@ -433,14 +434,14 @@ static void try_next(struct flight *f, int failed)
 		}
 		breaker_release(&f->member->up->breaker, &f->permit);
 		snprintf(f->last_error, sizeof(f->last_error),
-			 "modgate: could not start a transfer to %.200s", f->member->up->shown);
+		         "modgate: could not start a transfer to %.200s", f->member->up->shown);
 		log_error("%s", f->last_error + strlen("modgate: "));
 		failed = 1;
 	}
 }
 
 int flight_join(struct flight_env *env, struct pool *pool, const char *rel, const char *module,
-		int immutable, struct flight_waiter *w)
+                int immutable, struct flight_waiter *w)
 {
 	struct flight *f = strmap_get(env->flights, rel);
 	int fresh = !f;

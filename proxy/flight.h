@@ -109,7 +109,7 @@ struct flight {
  * w->notify then never runs. Loop thread; safe from inside libevhtp
  * callbacks. */
 int flight_join(struct flight_env *env, struct pool *pool, const char *rel, const char *module,
-		int immutable, struct flight_waiter *w);
+                int immutable, struct flight_waiter *w);
 
 /* The monotonic clock in milliseconds, as breakers and walks count time. */
 int64_t flight_now_ms(void);

@@ -22,28 +22,30 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: modgate [serve] [options]   serve the GOPROXY protocol\n"
-	             		"       modgate -t [-c FILE]        check a configuration and print it\n"
-		"       modgate upstream status [--json]            upstreams and breakers\n"
-		"       modgate upstream drain|undrain NAME         take out of / back into rotation\n"
-		"       modgate upstream open|close|auto NAME       force a breaker, or hand it back\n"
-	             "\n"
-	             "options:\n"
-	             "  -c, --config FILE      INI configuration (optional; see etc/modgate.ini)\n"
-	             "  -l, --listen ADDR:PORT listen address (default 127.0.0.1:8080)\n"
-	             "  -d, --cache-dir DIR    cache directory, a valid GOPROXY tree\n"
-	             "                         (default $MODGATE_CACHE, $XDG_CACHE_HOME/modgate,\n"
-	             "                         ~/.cache/modgate, or /var/cache/modgate)\n"
-	             "      --log-level LEVEL  debug, info, warn or error (default info)\n"
-	             		"  -t, --test             check the configuration, print the result, exit\n"
-		"      --admin ADDR:PORT  the admin endpoint, for modgate upstream ...\n"
-		"                         (default: [admin] listen, 127.0.0.1:8081)\n"
-		"      --json             modgate upstream status: JSON instead of a table\n"
-	             "  -h, --help             this text\n"
-	             "  -V, --version          print the version\n"
-	             "\n"
-	             "Without a file, upstreams come from GOPROXY and GONOPROXY/GOPRIVATE,\n"
-	             "read with the go command's syntax and meaning.\n");
+	fprintf(
+	    out,
+	    "usage: modgate [serve] [options]   serve the GOPROXY protocol\n"
+	    "       modgate -t [-c FILE]        check a configuration and print it\n"
+	    "       modgate upstream status [--json]            upstreams and breakers\n"
+	    "       modgate upstream drain|undrain NAME         take out of / back into rotation\n"
+	    "       modgate upstream open|close|auto NAME       force a breaker, or hand it back\n"
+	    "\n"
+	    "options:\n"
+	    "  -c, --config FILE      INI configuration (optional; see etc/modgate.ini)\n"
+	    "  -l, --listen ADDR:PORT listen address (default 127.0.0.1:8080)\n"
+	    "  -d, --cache-dir DIR    cache directory, a valid GOPROXY tree\n"
+	    "                         (default $MODGATE_CACHE, $XDG_CACHE_HOME/modgate,\n"
+	    "                         ~/.cache/modgate, or /var/cache/modgate)\n"
+	    "      --log-level LEVEL  debug, info, warn or error (default info)\n"
+	    "  -t, --test             check the configuration, print the result, exit\n"
+	    "      --admin ADDR:PORT  the admin endpoint, for modgate upstream ...\n"
+	    "                         (default: [admin] listen, 127.0.0.1:8081)\n"
+	    "      --json             modgate upstream status: JSON instead of a table\n"
+	    "  -h, --help             this text\n"
+	    "  -V, --version          print the version\n"
+	    "\n"
+	    "Without a file, upstreams come from GOPROXY and GONOPROXY/GOPRIVATE,\n"
+	    "read with the go command's syntax and meaning.\n");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -84,7 +86,7 @@ static int serve(const struct config *cfg)
 	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
-	for (i = 0; i < cfg->n_upstreams; i++) {
+	for (i = 0; cfg->n_pools == 0 && i < cfg->n_upstreams; i++) {
 		char shown[CONFIG_URL_MAX];
 
 		/* Never a password from a URL in the log. */
@@ -92,11 +94,25 @@ static int serve(const struct config *cfg)
 		         config_upstream_redacted(&cfg->upstreams[i], shown, sizeof(shown)),
 		         cfg->upstreams[i].fallthrough_any ? " (|: any error moves on)" : "");
 	}
+	for (i = 0; i < cfg->n_pools; i++) {
+		const struct config_pool *p = &cfg->pools[i];
+		int j;
+
+		for (j = 0; j < p->n_upstreams; j++) {
+			struct config_upstream tmp = {.kind = CONFIG_UP_URL};
+			char shown[CONFIG_URL_MAX];
+
+			snprintf(tmp.url, sizeof(tmp.url), "%s", p->upstreams[j].url);
+			log_info("pool %s: %s weight %d%s", p->name,
+			         config_upstream_redacted(&tmp, shown, sizeof(shown)),
+			         p->upstreams[j].weight, p->upstreams[j].backup ? " (backup)" : "");
+		}
+	}
 	log_info("modgate %s listening on http://%s:%d cache %s", MODGATE_VERSION, cfg->listen_host,
 	         server_port(srv), cfg->cache_dir);
-		if (server_admin_port(srv))
+	if (server_admin_port(srv))
 		log_info("admin endpoint on http://%s:%d/upstreams", cfg->admin_host,
-			 server_admin_port(srv));
+		         server_admin_port(srv));
 	event_base_dispatch(base);
 	event_free(sigint);
 	event_free(sigterm);
@@ -167,7 +183,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-		if (optind < argc)
+	if (optind < argc)
 		command = argv[optind++];
 	if (strcmp(command, "serve") != 0 && strcmp(command, "upstream") != 0) {
 		fprintf(stderr, "modgate: unknown command %s\n", command);
@@ -198,16 +214,17 @@ int main(int argc, char **argv)
 		}
 		snprintf(cfg.cache_dir, sizeof(cfg.cache_dir), "%s", cache_dir);
 	}
-		if (strcmp(command, "upstream") == 0) {
+	if (strcmp(command, "upstream") == 0) {
 		char addr[CONFIG_HOST_MAX + 16];
 
 		if (!admin && cfg.admin_port == 0) {
-			fprintf(stderr, "modgate: the admin endpoint is off ([admin] listen = off); "
-					"give --admin ADDR:PORT\n");
+			fprintf(stderr,
+			        "modgate: the admin endpoint is off ([admin] listen = off); "
+			        "give --admin ADDR:PORT\n");
 			return 1;
 		}
 		snprintf(addr, sizeof(addr), strchr(cfg.admin_host, ':') ? "[%s]:%d" : "%s:%d",
-			 cfg.admin_host[0] ? cfg.admin_host : "127.0.0.1", cfg.admin_port);
+		         cfg.admin_host[0] ? cfg.admin_host : "127.0.0.1", cfg.admin_port);
 		return ctl_upstream(argc - optind, argv + optind, admin ? admin : addr, json);
 	}
 	if (check_only) {

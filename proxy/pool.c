@@ -6,7 +6,7 @@
  * highest, and takes the total back from the winner. Over any window the
  * picks follow the weights, and no member gets a burst.
  *
-  * Eligibility is asked of the breaker's state (which may move an open
+ * Eligibility is asked of the breaker's state (which may move an open
  * breaker whose cool-down is over to half-open, but takes no probe slot),
  * and only the chosen member's breaker is asked for a permit, so a
  * half-open breaker hands out its probe slots to real attempts only.
@@ -40,7 +40,7 @@ static struct upstream *find_or_add(struct pool_set *s, const char *url, uint64_
 }
 
 int pool_set_init(struct pool_set *s, const struct config *cfg, uint64_t seed, char *err,
-		  size_t errlen)
+                  size_t errlen)
 {
 	struct pool *p;
 	int i, j;
@@ -54,11 +54,11 @@ int pool_set_init(struct pool_set *s, const struct config *cfg, uint64_t seed, c
 
 		p = &s->pools[s->n_pools++];
 		snprintf(p->name, sizeof(p->name), "%s", cp->name);
-				p->on_open = cp->on_open;
+		p->on_open = cp->on_open;
 		if (budget_init(&p->budget, cp->retry_budget_pct / 100.0, cp->retry_min_per_sec,
-				BUDGET_DEFAULT_TTL_MS) < 0) {
+		                BUDGET_DEFAULT_TTL_MS) < 0) {
 			budget_config_check(cp->retry_budget_pct / 100.0, cp->retry_min_per_sec,
-					    BUDGET_DEFAULT_TTL_MS, err, errlen);
+			                    BUDGET_DEFAULT_TTL_MS, err, errlen);
 			return -1;
 		}
 		for (j = 0; j < cp->n_upstreams; j++) {
@@ -83,7 +83,7 @@ int pool_set_init(struct pool_set *s, const struct config *cfg, uint64_t seed, c
 	p->chain = 1;
 	p->on_open = CONFIG_ON_OPEN_503;
 	budget_init(&p->budget, BUDGET_DEFAULT_RATIO, BUDGET_DEFAULT_MIN_PER_SEC,
-		    BUDGET_DEFAULT_TTL_MS);
+	            BUDGET_DEFAULT_TTL_MS);
 	for (j = 0; j < cfg->n_upstreams; j++) {
 		struct pool_member *m = &p->members[p->n++];
 
@@ -180,7 +180,7 @@ void pool_walk_init(struct pool_walk *w, struct pool *pool)
 }
 
 static enum pool_next next_in_chain(struct pool_walk *w, int64_t now, struct pool_member **member,
-				    struct breaker_permit *permit)
+                                    struct breaker_permit *permit)
 {
 	struct pool *p = w->pool;
 	struct pool_member *m;
@@ -191,7 +191,7 @@ static enum pool_next next_in_chain(struct pool_walk *w, int64_t now, struct poo
 			return POOL_NEXT_DIRECT;
 		if (m->kind == CONFIG_UP_OFF)
 			return POOL_NEXT_OFF;
-				if (!m->up->drained && breaker_allow(&m->up->breaker, now, permit)) {
+		if (!m->up->drained && breaker_allow(&m->up->breaker, now, permit)) {
 			*member = m;
 			return POOL_NEXT_UPSTREAM;
 		}
@@ -204,7 +204,7 @@ static enum pool_next next_in_chain(struct pool_walk *w, int64_t now, struct poo
 }
 
 static enum pool_next next_in_pool(struct pool_walk *w, int64_t now, struct pool_member **member,
-				   struct breaker_permit *permit)
+                                   struct breaker_permit *permit)
 {
 	struct pool *p = w->pool;
 	int eligible[POOL_MAX_MEMBERS];
@@ -216,10 +216,10 @@ static enum pool_next next_in_pool(struct pool_walk *w, int64_t now, struct pool
 		/* Primaries first; backups only when no primary is usable. */
 		for (backups = 0; backups <= 1 && idx < 0; backups++) {
 			for (i = 0; i < p->n; i++) {
-								int open = !pool_upstream_usable(p->members[i].up, now);
+				int open = !pool_upstream_usable(p->members[i].up, now);
 
 				eligible[i] = !(w->tried & (1ULL << i)) &&
-					      p->members[i].backup == backups && !open;
+				              p->members[i].backup == backups && !open;
 				if (open && !(w->tried & (1ULL << i)))
 					any_open = 1;
 			}
@@ -237,15 +237,14 @@ static enum pool_next next_in_pool(struct pool_walk *w, int64_t now, struct pool
 }
 
 enum pool_next pool_walk_next(struct pool_walk *w, int failed, int64_t now,
-			      struct pool_member **member, struct breaker_permit *permit)
+                              struct pool_member **member, struct breaker_permit *permit)
 {
 	struct pool *p = w->pool;
 	enum pool_next r;
 
-		*member = NULL;
+	*member = NULL;
 	/* After a failure the go command's ',' ends the chain here. */
-	if (w->attempts > 0 && failed && p->chain &&
-	    !p->members[w->chain_at - 1].fallthrough_any)
+	if (w->attempts > 0 && failed && p->chain && !p->members[w->chain_at - 1].fallthrough_any)
 		return POOL_NEXT_STOP;
 	if (w->attempts == 0)
 		budget_deposit(&p->budget, now);
@@ -272,7 +271,7 @@ int64_t pool_retry_after_ms(struct pool *p, int64_t now)
 	for (i = 0; i < p->n; i++) {
 		if (!p->members[i].up)
 			continue;
-				/* Only breakers that will turn half-open by themselves count:
+		/* Only breakers that will turn half-open by themselves count:
 		 * closed ones (0) are not why we refused, forced ones (-1) have
 		 * no end. */
 		ms = breaker_ms_until_half_open(&p->members[i].up->breaker, now);
@@ -297,16 +296,16 @@ void pool_describe(struct pool *p, int64_t now, char *buf, size_t len)
 			continue;
 		st = breaker_state(&up->breaker, now);
 		ms = breaker_ms_until_half_open(&up->breaker, now);
-				if (up->drained)
+		if (up->drained)
 			n = snprintf(buf + off, len - off, "%s%s: drained", off ? ", " : "",
-				     up->shown);
+			             up->shown);
 		else if (st == BREAKER_OPEN && ms > 0)
 			n = snprintf(buf + off, len - off, "%s%s: open (retry in %.1fs)",
-				     off ? ", " : "", up->shown, ms / 1000.0);
+			             off ? ", " : "", up->shown, ms / 1000.0);
 		else
-			n = snprintf(buf + off, len - off, "%s%s: %s%s", off ? ", " : "",
-				     up->shown, breaker_state_name(st),
-				     breaker_mode(&up->breaker) != BREAKER_AUTO ? " (forced)" : "");
+			n = snprintf(buf + off, len - off, "%s%s: %s%s", off ? ", " : "", up->shown,
+			             breaker_state_name(st),
+			             breaker_mode(&up->breaker) != BREAKER_AUTO ? " (forced)" : "");
 		if (n < 0)
 			break;
 		off += (size_t)n;

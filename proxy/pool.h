@@ -28,9 +28,9 @@
 #include "proxy/config-t.h"
 
 #define POOL_MAX_UPSTREAMS (CONFIG_MAX_POOLS * CONFIG_MAX_POOL_UPSTREAMS + CONFIG_MAX_UPSTREAMS)
-#define POOL_MAX_MEMBERS                                                                      \
-	(CONFIG_MAX_POOL_UPSTREAMS > CONFIG_MAX_UPSTREAMS ? CONFIG_MAX_POOL_UPSTREAMS          \
-							  : CONFIG_MAX_UPSTREAMS)
+#define POOL_MAX_MEMBERS                                                                           \
+	(CONFIG_MAX_POOL_UPSTREAMS > CONFIG_MAX_UPSTREAMS ? CONFIG_MAX_POOL_UPSTREAMS              \
+	                                                  : CONFIG_MAX_UPSTREAMS)
 
 /* Latency buckets: upper bounds 1, 2, 4 ... 2^(n-2) ms, then everything. */
 #define POOL_LATENCY_BUCKETS 20
@@ -39,7 +39,7 @@ struct upstream {
 	char url[CONFIG_URL_MAX];
 	char shown[CONFIG_URL_MAX]; /* url without credentials, for logs and bodies */
 	struct breaker breaker;
-	int drained; /* an operator took it out of rotation; in-flight work finishes */
+	int drained;       /* an operator took it out of rotation; in-flight work finishes */
 	uint64_t requests; /* attempts started */
 	uint64_t failures; /* attempts that counted against the breaker */
 	uint64_t answers;  /* any other end: 200, 404, 410, 403 ... */
@@ -47,7 +47,7 @@ struct upstream {
 };
 
 struct pool_member {
-	struct upstream *up;   /* NULL for a chain's direct/off entry */
+	struct upstream *up; /* NULL for a chain's direct/off entry */
 	enum config_upstream_kind kind;
 	int weight;
 	int backup;
@@ -76,7 +76,7 @@ struct pool_set {
 /* Builds the run-time upstreams and pools from cfg (borrowed; must outlive
  * the set). seed feeds the breakers' jitter. 0, or -1 with err filled. */
 int pool_set_init(struct pool_set *s, const struct config *cfg, uint64_t seed, char *err,
-		  size_t errlen);
+                  size_t errlen);
 
 enum pool_route {
 	POOL_ROUTE_POOL,   /* *pool is set */
@@ -113,7 +113,7 @@ void pool_walk_init(struct pool_walk *w, struct pool *pool);
 /* The next upstream to try. failed says how the previous attempt ended
  * (1: a failure, 0: an answer such as 404, or no previous attempt). */
 enum pool_next pool_walk_next(struct pool_walk *w, int failed, int64_t now,
-			      struct pool_member **member, struct breaker_permit *permit);
+                              struct pool_member **member, struct breaker_permit *permit);
 
 /* Milliseconds until the first of the pool's open breakers turns half-open
  * (for Retry-After); -1 when none will by itself (forced open, or none open). */

@@ -334,7 +334,7 @@ static void reply_failure(struct request_ctx *c)
 		log_warn("serving stale %s: %s", f->rel, f->message);
 		c->stale_fd = -1;
 		reply_file(c->srv, c->req, c->kind, 0, "STALE", fd, c->stale_size);
-		} else {
+	} else {
 		if (f->retry_after_s > 0) {
 			char ra[16];
 
@@ -395,14 +395,14 @@ static void refuse_route(evhtp_request_t *req, enum pool_route route, const char
 	switch (route) {
 	case POOL_ROUTE_DIRECT:
 		snprintf(line, sizeof(line),
-			 "modgate: %.400s matches GONOPROXY or a direct route: it is never fetched "
-			 "through a proxy",
-			 module);
+		         "modgate: %.400s matches GONOPROXY or a direct route: it is never fetched "
+		         "through a proxy",
+		         module);
 		reply_text(req, 404, NULL, line);
 		return;
 	case POOL_ROUTE_OFF:
 		snprintf(line, sizeof(line), "modgate: module lookup disabled by route for %.400s",
-			 module);
+		         module);
 		reply_text(req, 403, NULL, line);
 		return;
 	default:
@@ -442,7 +442,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 	struct request_ctx *c;
 	char rel[FLIGHT_REL_MAX + 1];
 	char err[512];
-		int status, fd, immutable;
+	int status, fd, immutable;
 	enum pool_route route;
 	struct pool *pool = NULL;
 	htp_method method = evhtp_request_get_method(req);
@@ -489,8 +489,11 @@ static void on_request(evhtp_request_t *req, void *arg)
 		reply_text(req, neg->status, "NEGATIVE", neg->body);
 		return;
 	}
-		route = config_is_noproxy(&s->cfg, mp.module) ? POOL_ROUTE_DIRECT
-						       : pool_route(&s->pools, mp.module, &pool);
+	/* GONOPROXY belongs to the GOPROXY chain; with pools, [route] decides. */
+	if (s->pools.chain && config_is_noproxy(&s->cfg, mp.module))
+		route = POOL_ROUTE_DIRECT;
+	else
+		route = pool_route(&s->pools, mp.module, &pool);
 	if (route != POOL_ROUTE_POOL) {
 		if (fd >= 0)
 			close(fd);
@@ -524,7 +527,6 @@ static void on_request(evhtp_request_t *req, void *arg)
 	evhtp_request_pause(req);
 }
 
-
 struct server *server_new(struct event_base *base, const struct config *cfg, char *err,
                           size_t errlen)
 {
@@ -540,8 +542,8 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 	conn_set_init(&s->clients, cfg->max_connections, "client");
 	s->env.base = base;
 	s->env.cfg = &s->cfg;
-		if (pool_set_init(&s->pools, &s->cfg, (uint64_t)time(NULL) ^ (uint64_t)getpid(), err,
-			  errlen) < 0)
+	if (pool_set_init(&s->pools, &s->cfg, (uint64_t)time(NULL) ^ (uint64_t)getpid(), err,
+	                  errlen) < 0)
 		goto fail;
 	s->env.pools = &s->pools;
 	s->env.store = cache_store_open(cfg->cache_dir, err, errlen);
@@ -565,7 +567,8 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 		goto fail;
 	s->port = conn_listener_port(s->htp);
 	if (cfg->admin_port > 0) {
-		s->admin = admin_new(base, &s->pools, cfg->admin_host, cfg->admin_port, err, errlen);
+		s->admin =
+		    admin_new(base, &s->pools, cfg->admin_host, cfg->admin_port, err, errlen);
 		if (!s->admin)
 			goto fail;
 	}
@@ -587,7 +590,7 @@ int server_admin_port(const struct server *s)
 
 void server_free(struct server *s)
 {
-		if (!s)
+	if (!s)
 		return;
 	admin_free(s->admin);
 	conn_set_close_all(&s->clients);

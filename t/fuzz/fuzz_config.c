@@ -1,23 +1,33 @@
 /*
  * libFuzzer target for the INI loader (and, through it, the GOPROXY, listen,
- * duration and pattern parsers).
+ * duration, pattern, pool, route and breaker parsers).
  *
  *   clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
- *       proxy/config.c proxy/pathglob.c t/fuzz/fuzz_config.c -linih -o fuzz_config
- *   ./fuzz_config -max_total_time=60 corpus/
+ *       proxy/config.c proxy/pathglob.c breaker/breaker.c t/fuzz/fuzz_config.c -linih \
+ *       -o fuzz_config
+ *   ./fuzz_config -max_total_time=60 -dict=t/fuzz/fuzz_config.dict corpus/
  *
  * Besides "no crash, no leak, no undefined behaviour", it checks properties:
  *   - a failed load leaves the config exactly as it was and says why, with
  *     the name in front;
- *   - a successful load dumps to text that loads back to the same config;
+ *   - a successful load dumps to text that loads back to the same config,
+ *     pools, routes (in their match order) and breaker settings included;
+ *   - a loaded config is consistent: breaker_config_check accepts it, every
+ *     pool has 1..16 upstreams with weights in range, every route's pool
+ *     exists, routes are in specificity order, and config_route_for agrees
+ *     with a plain walk over the routes;
  *   - a pattern is malformed for every name or for none (pathglob reports
  *     syntax errors whatever the name), and pathglob_check_patterns agrees.
+ *
+ * on_open = direct and routes to direct look for "go" on $PATH: with no go
+ * command there, such inputs are (rightly) refused.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "breaker/breaker.h"
 #include "proxy/config.h"
 #include "proxy/pathglob.h"
 
@@ -37,7 +47,123 @@ static int same_config(const struct config *a, const struct config *b)
 		    strcmp(a->upstreams[i].url, b->upstreams[i].url) ||
 		    a->upstreams[i].fallthrough_any != b->upstreams[i].fallthrough_any)
 			return 0;
+	if (memcmp(&a->breaker, &b->breaker, sizeof(a->breaker)) || a->n_pools != b->n_pools ||
+	    a->n_routes != b->n_routes || strcmp(a->go_binary, b->go_binary))
+		return 0;
+	for (int i = 0; i < a->n_pools; i++) {
+		const struct config_pool *p = &a->pools[i], *q = &b->pools[i];
+
+		if (strcmp(p->name, q->name) || p->n_upstreams != q->n_upstreams ||
+		    p->on_open != q->on_open || p->retry_budget_pct != q->retry_budget_pct ||
+		    p->retry_min_per_sec != q->retry_min_per_sec || p->hedge_ms != q->hedge_ms)
+			return 0;
+		for (int j = 0; j < p->n_upstreams; j++)
+			if (strcmp(p->upstreams[j].url, q->upstreams[j].url) ||
+			    p->upstreams[j].weight != q->upstreams[j].weight ||
+			    p->upstreams[j].backup != q->upstreams[j].backup)
+				return 0;
+	}
+	for (int i = 0; i < a->n_routes; i++)
+		if (strcmp(a->routes[i].pattern, b->routes[i].pattern) ||
+		    a->routes[i].target != b->routes[i].target ||
+		    a->routes[i].pool != b->routes[i].pool)
+			return 0;
 	return 1;
+}
+
+static void fail(const char *what, const struct config *c)
+{
+	fprintf(stderr, "inconsistent config: %s (%d pools, %d routes)\n", what, c->n_pools,
+	        c->n_routes);
+	abort();
+}
+
+/* The element and wildcard counts the documented order is made of. */
+static void rank(const char *pat, int *elements, int *wildcards, int *catch_all)
+{
+	*elements = 1;
+	*wildcards = 0;
+	*catch_all = strspn(pat, "*") == strlen(pat);
+	for (const char *p = pat; *p; p++) {
+		if (*p == '/')
+			(*elements)++;
+		else if (*p == '\\' && p[1])
+			p++;
+		else if (*p == '*' || *p == '?')
+			(*wildcards)++;
+		else if (*p == '[') {
+			(*wildcards)++;
+			for (p++; *p && *p != ']'; p++)
+				if (*p == '\\' && p[1])
+					p++;
+			if (!*p)
+				break;
+		}
+	}
+}
+
+static void check_consistent(const struct config *c)
+{
+	static const char *const modules[] = {"golang.org/x/mod", "git.corp.example/team/mod", "a",
+	                                      "", "rsc.io/quote/v3"};
+	char err[512];
+
+	if (breaker_config_check(&c->breaker, err, sizeof(err)) != 0)
+		fail(err, c);
+	if (c->n_pools < 0 || c->n_pools > CONFIG_MAX_POOLS || c->n_routes < 0 ||
+	    c->n_routes > CONFIG_MAX_ROUTES || (c->n_pools == 0 && c->n_routes != 0) ||
+	    (c->n_pools > 0 && c->n_routes == 0))
+		fail("counts", c);
+	for (int i = 0; i < c->n_pools; i++) {
+		const struct config_pool *p = &c->pools[i];
+
+		if (p->n_upstreams < 1 || p->n_upstreams > CONFIG_MAX_POOL_UPSTREAMS || !p->name[0])
+			fail("pool upstreams", c);
+		if (p->on_open == CONFIG_ON_OPEN_DIRECT && !c->go_binary[0])
+			fail("on_open = direct without go", c);
+		for (int j = 0; j < p->n_upstreams; j++) {
+			const char *u = p->upstreams[j].url;
+
+			if (p->upstreams[j].weight < CONFIG_WEIGHT_MIN ||
+			    p->upstreams[j].weight > CONFIG_WEIGHT_MAX ||
+			    (strncmp(u, "https://", 8) && strncmp(u, "http://", 7) &&
+			     strncmp(u, "file://", 7)))
+				fail("pool upstream", c);
+		}
+	}
+	for (int i = 0; i < c->n_routes; i++) {
+		const struct config_route *r = &c->routes[i];
+
+		if ((r->target == CONFIG_ROUTE_POOL) != (r->pool >= 0 && r->pool < c->n_pools) ||
+		    (r->target != CONFIG_ROUTE_POOL && r->target != CONFIG_ROUTE_DIRECT &&
+		     r->target != CONFIG_ROUTE_OFF) ||
+		    (r->target == CONFIG_ROUTE_DIRECT && !c->go_binary[0]))
+			fail("route target", c);
+		if (i > 0) {
+			int e0, w0, a0, e1, w1, a1;
+
+			rank(c->routes[i - 1].pattern, &e0, &w0, &a0);
+			rank(r->pattern, &e1, &w1, &a1);
+			if (a0 > a1 || (a0 == a1 && (e0 < e1 || (e0 == e1 && w0 > w1))))
+				fail("route order", c);
+		}
+	}
+	for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
+		int pool = -2, want = c->n_pools ? CONFIG_ROUTE_NONE : CONFIG_ROUTE_CHAIN;
+		int want_pool = -1, got = config_route_for(c, modules[m], &pool);
+
+		for (int i = 0; i < c->n_routes; i++) {
+			if (pathglob_match(c->routes[i].pattern, "") < 0)
+				fail("malformed route pattern", c);
+			if (pathglob_match_prefix(c->routes[i].pattern, modules[m]) == 1) {
+				want = (int)c->routes[i].target;
+				want_pool = c->routes[i].pool;
+				break;
+			}
+		}
+		if (got != want || pool != want_pool)
+			fail("config_route_for", c);
+	}
 }
 
 static void check_roundtrip(const struct config *c)
@@ -122,6 +248,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err[0] = '\0';
 	if (config_load_string(&c, text, "fuzz", err, sizeof(err)) == 0) {
 		check_roundtrip(&c);
+		check_consistent(&c);
 		(void)config_is_noproxy(&c, "git.corp.example/team/mod");
 		(void)config_is_noproxy(&c, "");
 	} else {

@@ -1,7 +1,13 @@
 /*
  * Unit tests for proxy/config: defaults, GOPROXY lists, listen addresses,
  * environment precedence, every INI key and every INI error with its line,
- * and the dump loading back to the same configuration.
+ * pools, routes and breaker settings, and the dump loading back to the same
+ * configuration.
+ *
+ * The group runs with PATH set to a temporary folder holding a fake "go"
+ * (an executable shell script), so on_open = direct and routes to direct
+ * find it whatever the machine has; the tests about "no go on PATH" set
+ * PATH themselves.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "breaker/breaker.h"
 #include "proxy/config.h"
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -58,6 +66,30 @@ static void assert_same_config(const struct config *a, const struct config *b)
 	assert_int_equal(a->idle_timeout_ms, b->idle_timeout_ms);
 	assert_int_equal(a->workers, b->workers);
 	assert_int_equal(a->max_connections, b->max_connections);
+	assert_memory_equal(&a->breaker, &b->breaker, sizeof(a->breaker));
+	assert_int_equal(a->n_pools, b->n_pools);
+	for (int i = 0; i < a->n_pools; i++) {
+		const struct config_pool *p = &a->pools[i], *q = &b->pools[i];
+
+		assert_string_equal(p->name, q->name);
+		assert_int_equal(p->n_upstreams, q->n_upstreams);
+		for (int j = 0; j < p->n_upstreams; j++) {
+			assert_string_equal(p->upstreams[j].url, q->upstreams[j].url);
+			assert_int_equal(p->upstreams[j].weight, q->upstreams[j].weight);
+			assert_int_equal(p->upstreams[j].backup, q->upstreams[j].backup);
+		}
+		assert_int_equal(p->on_open, q->on_open);
+		assert_int_equal(p->retry_budget_pct, q->retry_budget_pct);
+		assert_int_equal(p->retry_min_per_sec, q->retry_min_per_sec);
+		assert_int_equal(p->hedge_ms, q->hedge_ms);
+	}
+	assert_int_equal(a->n_routes, b->n_routes);
+	for (int i = 0; i < a->n_routes; i++) {
+		assert_string_equal(a->routes[i].pattern, b->routes[i].pattern);
+		assert_int_equal(a->routes[i].target, b->routes[i].target);
+		assert_int_equal(a->routes[i].pool, b->routes[i].pool);
+	}
+	assert_string_equal(a->go_binary, b->go_binary);
 }
 
 static void clear_env(void)
@@ -69,10 +101,41 @@ static void clear_env(void)
 		unsetenv(vars[i]);
 }
 
+/* The folder with the fake go command, the PATH the group runs with, and
+ * the PATH to restore. */
+static char fake_go_dir[] = "/tmp/modgate-test-go-XXXXXX";
+static char fake_go[64];
+static char *saved_path;
+
 static int group_setup(void **state)
 {
+	FILE *f;
+
 	(void)state;
 	clear_env();
+	if (!mkdtemp(fake_go_dir))
+		return -1;
+	snprintf(fake_go, sizeof(fake_go), "%s/go", fake_go_dir);
+	f = fopen(fake_go, "w");
+	if (!f)
+		return -1;
+	fputs("#!/bin/sh\nexit 0\n", f);
+	if (fclose(f) != 0 || chmod(fake_go, 0755) != 0)
+		return -1;
+	saved_path = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+	setenv("PATH", fake_go_dir, 1);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	unlink(fake_go);
+	rmdir(fake_go_dir);
+	if (saved_path)
+		setenv("PATH", saved_path, 1);
+	free(saved_path);
+	saved_path = NULL;
 	return 0;
 }
 
@@ -107,6 +170,18 @@ static void test_defaults(void **state)
 	assert_int_equal(c.idle_timeout_ms, 30000);
 	assert_int_equal(c.workers, 2);
 	assert_int_equal(c.max_connections, 4096);
+	{
+		struct breaker_config b;
+
+		memset(&b, 0x5a, sizeof(b));
+		breaker_config_default(&b);
+		assert_memory_equal(&c.breaker, &b, sizeof(b));
+		assert_int_equal(breaker_config_check(&c.breaker, NULL, 0), 0);
+	}
+	assert_int_equal(c.n_pools, 0);
+	assert_int_equal(c.n_routes, 0);
+	assert_string_equal(c.go_binary, "");
+	assert_int_equal(config_route_for(&c, "golang.org/x/mod", NULL), CONFIG_ROUTE_CHAIN);
 }
 
 /* ---- GOPROXY ------------------------------------------------------------------ */
@@ -745,7 +820,7 @@ static const struct ini_error_case ini_error_tests[] = {
     /* structure */
     {"[bogus]\n", 1,
      "unknown section [bogus] (known: [server], [upstream], [cache], "
-     "[timeouts])"},
+     "[timeouts], [breaker], [admin], [pool \"NAME\"], [route])"},
     {"[server]\nworkers = 2\n[bogus]\n", 3, "unknown section [bogus]"},
     {"[server]\nworkers = 2\n[nope]", 3, "unknown section [nope]"},
     {"[Server]\nworkers = 2\n", 1, "unknown section [Server]"},
@@ -854,8 +929,9 @@ static void test_ini_error_keeps_config(void **state)
 	/* a NULL name and a NULL err are allowed */
 	assert_int_equal(config_load_string(&c, "[x]\n", NULL, NULL, 0), -1);
 	assert_int_equal(config_load_string(&c, "[x]\n", NULL, err, sizeof(err)), -1);
-	assert_string_equal(err, "<string>:1: unknown section [x] (known: [server], [upstream], "
-	                         "[cache], [timeouts])");
+	assert_string_equal(err,
+	                    "<string>:1: unknown section [x] (known: [server], [upstream], "
+	                    "[cache], [timeouts], [breaker], [admin], [pool \"NAME\"], [route])");
 	/* a message longer than the buffer is cut, and terminated */
 	assert_int_equal(config_load_string(&c, "[x]\n", "t.ini", err, 12), -1);
 	assert_string_equal(err, "t.ini:1: un");
@@ -991,7 +1067,10 @@ static void roundtrip(const struct config *c)
 	/* load over a different config, so every key must be in the dump */
 	assert_int_equal(config_load_string(&back,
 	                                    "[server]\nlisten = 10.0.0.1:1\nworkers = 64\n"
-	                                    "[upstream]\nproxy = off\nnoproxy = zz.example\n",
+	                                    "[upstream]\nproxy = off\nnoproxy = zz.example\n"
+	                                    "[breaker]\nfailures = 99\nwindow = 512\n"
+	                                    "[pool \"zz\"]\non_open = direct\n"
+	                                    "upstream = https://zz.example\n",
 	                                    "other.ini", err, sizeof(err)),
 	                 0);
 	if (config_load_string(&back, text, "dump.ini", err, sizeof(err)) != 0)
@@ -1028,7 +1107,23 @@ static void test_dump_defaults(void **state)
 	                    "[timeouts]\n"
 	                    "connect = 5s\n"
 	                    "first_byte = 15s\n"
-	                    "idle = 30s\n");
+	                    "idle = 30s\n"
+	                    "\n"
+	                    "[admin]\n"
+	                    "listen = 127.0.0.1:8081\n"
+	                    "\n"
+	                    "[breaker]\n"
+	                    "failures = 5\n"
+	                    "window = 20\n"
+	                    "min_calls = 10\n"
+	                    "failure_rate = 50%\n"
+	                    "slow = 5s\n"
+	                    "slow_rate = 50%\n"
+	                    "open = 1s\n"
+	                    "open_max = 60s\n"
+	                    "jitter = 20%\n"
+	                    "probes = 1\n"
+	                    "probe_successes = 1\n");
 	free(text);
 	roundtrip(&c);
 }
@@ -1077,10 +1172,913 @@ static void test_dump_roundtrip(void **state)
 	roundtrip(&c);
 }
 
+/* ---- breaker ------------------------------------------------------------------------------- */
+
+static void test_admin_listen(void **state)
+{
+	struct config c;
+	char err[512];
+
+	(void)state;
+	config_init_defaults(&c);
+	assert_string_equal(c.admin_host, "127.0.0.1");
+	assert_int_equal(c.admin_port, 8081);
+	assert_int_equal(
+	    config_load_string(&c, "[admin]\nlisten = [::1]:9191\n", "t.ini", err, sizeof(err)), 0);
+	assert_string_equal(c.admin_host, "::1");
+	assert_int_equal(c.admin_port, 9191);
+	assert_int_equal(
+	    config_load_string(&c, "[admin]\nlisten = off\n", "t.ini", err, sizeof(err)), 0);
+	assert_int_equal(c.admin_port, 0);
+	roundtrip(&c);
+	assert_int_equal(
+	    config_load_string(&c, "[admin]\n\nlisten = nowhere\n", "t.ini", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.ini:3:"));
+	assert_int_equal(c.admin_port, 0); /* a failed load changes nothing */
+}
+
+static void test_breaker_every_key(void **state)
+{
+	struct config c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(load(&c,
+	                      "[breaker]\n"
+	                      "failures = 0\n"
+	                      "window = 100\n"
+	                      "min_calls = 100\n"
+	                      "failure_rate = 0%\n"
+	                      "slow = 1500ms\n"
+	                      "slow_rate = 100%\n"
+	                      "open = 250ms\n"
+	                      "open_max = 24h\n"
+	                      "jitter = 0%\n"
+	                      "probes = 3\n"
+	                      "probe_successes = 2\n",
+	                      err, sizeof(err)),
+	                 0);
+	assert_int_equal(c.breaker.consecutive_failures, 0);
+	assert_int_equal(c.breaker.window_size, 100);
+	assert_int_equal(c.breaker.window_min_calls, 100);
+	assert_int_equal(c.breaker.failure_rate_pct, 0);
+	assert_int_equal(c.breaker.slow_ms, 1500);
+	assert_int_equal(c.breaker.slow_rate_pct, 100);
+	assert_int_equal(c.breaker.open_base_ms, 250);
+	assert_int_equal(c.breaker.open_max_ms, 86400000);
+	assert_int_equal(c.breaker.jitter_pct, 0);
+	assert_int_equal(c.breaker.half_open_probes, 3);
+	assert_int_equal(c.breaker.half_open_successes, 2);
+	assert_int_equal(c.n_pools, 0); /* [breaker] alone needs no pool */
+
+	/* keys not given keep the value they had, as in every table section */
+	assert_int_equal(
+	    config_load_string(&c, "[breaker]\nwindow = 200\n", "t.ini", err, sizeof(err)), 0);
+	assert_int_equal(c.breaker.window_size, 200);
+	assert_int_equal(c.breaker.window_min_calls, 100);
+	assert_int_equal(c.breaker.half_open_probes, 3);
+}
+
+/* ---- pools ----------------------------------------------------------------------------------- */
+
+/* The design card's example, and then some. */
+static const char pools_ini[] = "[pool \"public\"]\n"                                   /* 1 */
+                                "upstream = https://proxy.golang.org  weight=3\n"       /* 2 */
+                                "upstream = goproxy.cn weight=1\n"                      /* 3 */
+                                "upstream = https://goproxy.io/ backup\n"               /* 4 */
+                                "hedge = 300ms\n"                                       /* 5 */
+                                "retry_budget = 10%\n"                                  /* 6 */
+                                "retry_min_per_sec = 0\n"                               /* 7 */
+                                "\n"                                                    /* 8 */
+                                "[pool \"corp\"]\n"                                     /* 9 */
+                                "upstream = http://athens.corp.example:3000\n"          /* 10 */
+                                "upstream = https://proxy.golang.org backup weight=2\n" /* 11 */
+                                "on_open  = direct ; no go command, no start\n"         /* 12 */
+                                "\n"                                                    /* 13 */
+                                "[route]\n"                                             /* 14 */
+                                "*                   = public\n"                        /* 15 */
+                                "git.corp.example/*  = corp\n"                          /* 16 */
+                                "rsc.io/private      = direct\n"                        /* 17 */
+                                "example.com/blocked = off\n";                          /* 18 */
+
+static void test_pool_every_key(void **state)
+{
+	struct config c;
+	char err[512], ups[1024];
+	const struct config_pool *p;
+
+	(void)state;
+	assert_int_equal(load(&c, pools_ini, err, sizeof(err)), 0);
+	assert_int_equal(c.n_pools, 2);
+
+	p = &c.pools[0];
+	assert_string_equal(p->name, "public");
+	assert_int_equal(p->n_upstreams, 3);
+	assert_string_equal(p->upstreams[0].url, "https://proxy.golang.org");
+	assert_int_equal(p->upstreams[0].weight, 3);
+	assert_int_equal(p->upstreams[0].backup, 0);
+	assert_string_equal(p->upstreams[1].url, "https://goproxy.cn");
+	assert_int_equal(p->upstreams[1].weight, 1);
+	assert_int_equal(p->upstreams[1].backup, 0);
+	assert_string_equal(p->upstreams[2].url, "https://goproxy.io");
+	assert_int_equal(p->upstreams[2].weight, 1);
+	assert_int_equal(p->upstreams[2].backup, 1);
+	assert_int_equal(p->on_open, CONFIG_ON_OPEN_503);
+	assert_int_equal(p->retry_budget_pct, 10);
+	assert_int_equal(p->retry_min_per_sec, 0);
+	assert_int_equal(p->hedge_ms, 300);
+
+	p = &c.pools[1];
+	assert_string_equal(p->name, "corp");
+	assert_int_equal(p->n_upstreams, 2);
+	assert_string_equal(p->upstreams[0].url, "http://athens.corp.example:3000");
+	assert_int_equal(p->upstreams[0].weight, 1);
+	/* the same URL as in "public": allowed, one upstream at run time */
+	assert_string_equal(p->upstreams[1].url, "https://proxy.golang.org");
+	assert_int_equal(p->upstreams[1].weight, 2);
+	assert_int_equal(p->upstreams[1].backup, 1);
+	assert_int_equal(p->on_open, CONFIG_ON_OPEN_DIRECT);
+	/* the defaults */
+	assert_int_equal(p->retry_budget_pct, 20);
+	assert_int_equal(p->retry_min_per_sec, 3);
+	assert_int_equal(p->hedge_ms, 0);
+	assert_string_equal(c.go_binary, fake_go);
+
+	/* match order: most specific first, "*" last */
+	assert_int_equal(c.n_routes, 4);
+	assert_string_equal(c.routes[0].pattern, "rsc.io/private");
+	assert_int_equal(c.routes[0].target, CONFIG_ROUTE_DIRECT);
+	assert_int_equal(c.routes[0].pool, -1);
+	assert_string_equal(c.routes[1].pattern, "example.com/blocked");
+	assert_int_equal(c.routes[1].target, CONFIG_ROUTE_OFF);
+	assert_int_equal(c.routes[1].pool, -1);
+	assert_string_equal(c.routes[2].pattern, "git.corp.example/*");
+	assert_int_equal(c.routes[2].target, CONFIG_ROUTE_POOL);
+	assert_int_equal(c.routes[2].pool, 1);
+	assert_string_equal(c.routes[3].pattern, "*");
+	assert_int_equal(c.routes[3].target, CONFIG_ROUTE_POOL);
+	assert_int_equal(c.routes[3].pool, 0);
+
+	/* the GOPROXY chain is left as it was, unused while there are pools */
+	render_upstreams(&c, ups, sizeof(ups));
+	assert_string_equal(ups, "https://proxy.golang.org,direct,");
+
+	/* a pool with nothing but an upstream has every default */
+	assert_int_equal(
+	    load(&c, "[pool \"only\"]\nupstream = https://a.example\n", err, sizeof(err)), 0);
+	assert_int_equal(c.pools[0].n_upstreams, 1);
+	assert_int_equal(c.pools[0].upstreams[0].weight, 1);
+	assert_int_equal(c.pools[0].upstreams[0].backup, 0);
+	assert_int_equal(c.pools[0].on_open, CONFIG_ON_OPEN_503);
+	assert_int_equal(c.pools[0].retry_budget_pct, 20);
+	assert_int_equal(c.pools[0].retry_min_per_sec, 3);
+	assert_int_equal(c.pools[0].hedge_ms, 0);
+	assert_string_equal(c.go_binary, ""); /* nothing asked for it */
+
+	/* the other values of each key */
+	assert_int_equal(load(&c,
+	                      "[pool \"p\"]\nupstream = https://a.example\non_open = 503\n"
+	                      "retry_budget = 100%\nretry_min_per_sec = 1000\nhedge = off\n",
+	                      err, sizeof(err)),
+	                 0);
+	assert_int_equal(c.pools[0].on_open, CONFIG_ON_OPEN_503);
+	assert_int_equal(c.pools[0].retry_budget_pct, 100);
+	assert_int_equal(c.pools[0].retry_min_per_sec, 1000);
+	assert_int_equal(c.pools[0].hedge_ms, 0);
+	assert_int_equal(load(&c,
+	                      "[pool \"p\"]\nupstream = https://a.example\nretry_budget = 0%\n"
+	                      "hedge = 1h\n",
+	                      err, sizeof(err)),
+	                 0);
+	assert_int_equal(c.pools[0].retry_budget_pct, 0);
+	assert_int_equal(c.pools[0].hedge_ms, 3600000);
+	assert_int_equal(
+	    load(&c, "[pool \"p\"]\nupstream = https://a.example\nhedge = 1ms\n", err, sizeof(err)),
+	    0);
+	assert_int_equal(c.pools[0].hedge_ms, 1);
+}
+
+struct pool_upstream_case {
+	const char *value;
+	const char *url; /* NULL for an error */
+	int weight, backup;
+	const char *err_has;
+};
+
+static const struct pool_upstream_case pool_upstream_tests[] = {
+    {"https://a.example", "https://a.example", 1, 0, NULL},
+    {"https://a.example weight=1000", "https://a.example", 1000, 0, NULL},
+    {"https://a.example weight=1", "https://a.example", 1, 0, NULL},
+    {"https://a.example weight=007", "https://a.example", 7, 0, NULL},
+    {"a.example:3000/base/ backup", "https://a.example:3000/base", 1, 1, NULL},
+    {"file:///srv/p/ backup weight=7", "file:///srv/p", 7, 1, NULL},
+    {"https://a.example\tweight=2\t backup", "https://a.example", 2, 1, NULL},
+    {"HTTPS://A.example/", "https://A.example", 1, 0, NULL},
+    {"http://[::1]:3000", "http://[::1]:3000", 1, 0, NULL},
+    {"https://u:p@a.example", "https://u:p@a.example", 1, 0, NULL},
+    {"https://a.example/x;y", "https://a.example/x;y", 1, 0, NULL},
+    /* weights */
+    {"https://a.example weight=0", NULL, 0, 0,
+     "bad weight=0: the weight is a whole number from 1 to 1000"},
+    {"https://a.example weight=1001", NULL, 0, 0, "bad weight=1001"},
+    {"https://a.example weight=-1", NULL, 0, 0, "bad weight=-1"},
+    {"https://a.example weight=", NULL, 0, 0, "bad weight="},
+    {"https://a.example weight=2.5", NULL, 0, 0, "bad weight=2.5"},
+    {"https://a.example weight=2 weight=3", NULL, 0, 0, "weight given twice"},
+    {"https://a.example backup backup", NULL, 0, 0, "backup given twice"},
+    {"https://a.example weight = 3", NULL, 0, 0,
+     "unknown option \"weight\" after the URL (write weight=N without blanks)"},
+    {"https://a.example primary", NULL, 0, 0,
+     "unknown option \"primary\" after the URL (write weight=N or backup)"},
+    {"https://a.example Backup", NULL, 0, 0, "unknown option \"Backup\""},
+    /* one URL, and a real one */
+    {"", NULL, 0, 0, "empty value (write upstream = URL [weight=N] [backup])"},
+    {"direct", NULL, 0, 0, "direct is not an upstream"},
+    {"off", NULL, 0, 0, "off is not an upstream"},
+    {"https://a.example,https://b.example", NULL, 0, 0, "one URL per upstream line"},
+    {"https://a.example|https://b.example", NULL, 0, 0, "one URL per upstream line"},
+    {"https://a.example,direct", NULL, 0, 0, "one URL per upstream line"},
+    {"ftp://a.example", NULL, 0, 0, "invalid proxy URL scheme (must be https, http, file)"},
+    {"corp", NULL, 0, 0, "missing scheme"},
+    {"weight=2", NULL, 0, 0, "missing scheme"},
+    {"/srv/p", NULL, 0, 0, "write file:///srv/p"},
+    {"https://a.example/?x=1", NULL, 0, 0, "query or fragment"},
+    {"https://a.example:0", NULL, 0, 0, "port 0"},
+    {"https://[::1", NULL, 0, 0, "missing ']'"},
+    {"https://u:secret@a.example:99999", NULL, 0, 0, "https://u:xxxxx@a.example:99999"},
+};
+
+static void test_pool_upstream_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(pool_upstream_tests) / sizeof(pool_upstream_tests[0]); i++) {
+		const struct pool_upstream_case *t = &pool_upstream_tests[i];
+		struct config c;
+		char text[1024], err[1024], prefix[64];
+		int rc;
+
+		snprintf(text, sizeof(text), "[pool \"p\"]\nupstream = %s\n", t->value);
+		rc = load(&c, text, err, sizeof(err));
+		if (t->url) {
+			if (rc != 0)
+				fail_msg("\"%s\": rc %d (%s), want success", t->value, rc, err);
+			if (c.n_pools != 1 || c.pools[0].n_upstreams != 1 ||
+			    strcmp(c.pools[0].upstreams[0].url, t->url) != 0 ||
+			    c.pools[0].upstreams[0].weight != t->weight ||
+			    c.pools[0].upstreams[0].backup != t->backup)
+				fail_msg("\"%s\": got \"%s\" weight %d backup %d", t->value,
+				         c.pools[0].upstreams[0].url,
+				         c.pools[0].upstreams[0].weight,
+				         c.pools[0].upstreams[0].backup);
+			continue;
+		}
+		snprintf(prefix, sizeof(prefix), "t.ini:2: [pool \"p\"] upstream: ");
+		if (rc != -1)
+			fail_msg("\"%s\": rc %d, want -1", t->value, rc);
+		if (strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, t->err_has))
+			fail_msg("\"%s\": error \"%s\", want \"%s...%s\"", t->value, err, prefix,
+			         t->err_has);
+		if (strstr(err, "secret"))
+			fail_msg("\"%s\": error \"%s\" shows the password", t->value, err);
+	}
+}
+
+/* 16 of each fit, one more is an error on its own line. */
+static void test_pool_limits(void **state)
+{
+	struct config c;
+	char err[1024], name[40];
+	char *text = malloc(65536);
+	size_t used;
+
+	(void)state;
+	assert_non_null(text);
+
+	/* upstreams per pool */
+	used = (size_t)sprintf(text, "[pool \"p\"]\n");
+	for (int i = 0; i < 16; i++)
+		used += (size_t)sprintf(text + used, "upstream = https://u%d.example\n", i);
+	assert_int_equal(load(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(c.pools[0].n_upstreams, 16);
+	assert_string_equal(c.pools[0].upstreams[15].url, "https://u15.example");
+	sprintf(text + used, "upstream = https://u16.example\n");
+	assert_int_equal(load(&c, text, err, sizeof(err)), -1);
+	assert_string_equal(err, "t.ini:18: [pool \"p\"] upstream: more than 16 upstreams in one "
+	                         "pool");
+
+	/* pools */
+	used = (size_t)sprintf(text, "[route]\n* = p0\n");
+	for (int i = 0; i < 16; i++)
+		used += (size_t)sprintf(text + used,
+		                        "[pool \"p%d\"]\nupstream = https://a.example\n", i);
+	assert_int_equal(load(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(c.n_pools, 16);
+	assert_string_equal(c.pools[15].name, "p15");
+	sprintf(text + used, "[pool \"p16\"]\nupstream = https://a.example\n");
+	assert_int_equal(load(&c, text, err, sizeof(err)), -1);
+	assert_string_equal(err, "t.ini:35: more than 16 pools");
+
+	/* routes */
+	used = (size_t)sprintf(text, "[pool \"p\"]\nupstream = https://a.example\n[route]\n");
+	for (int i = 0; i < 64; i++)
+		used += (size_t)sprintf(text + used, "m%d.example = p\n", i);
+	assert_int_equal(load(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(c.n_routes, 64);
+	sprintf(text + used, "m64.example = p\n");
+	assert_int_equal(load(&c, text, err, sizeof(err)), -1);
+	assert_string_equal(err, "t.ini:68: [route] more than 64 routes");
+
+	/* names: 32 characters fit, 33 do not */
+	memset(name, 'a', sizeof(name));
+	name[32] = '\0';
+	sprintf(text, "[pool \"%s\"]\nupstream = https://a.example\n", name);
+	assert_int_equal(load(&c, text, err, sizeof(err)), 0);
+	assert_string_equal(c.pools[0].name, name);
+	name[32] = 'a';
+	name[33] = '\0';
+	sprintf(text, "[pool \"%s\"]\nupstream = https://a.example\n", name);
+	assert_int_equal(load(&c, text, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.ini:1: bad pool name"));
+
+	/* a route pattern of 255 bytes fits, 256 do not */
+	used = (size_t)sprintf(text, "[pool \"p\"]\nupstream = https://a.example\n[route]\n");
+	memset(text + used, 'x', 255);
+	sprintf(text + used + 255, " = p\n");
+	assert_int_equal(load(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(strlen(c.routes[0].pattern), 255);
+	memset(text + used, 'x', 256);
+	sprintf(text + used + 256, " = p\n");
+	assert_int_equal(load(&c, text, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.ini:4: [route] pattern longer than 255 bytes"));
+
+	free(text);
+}
+
+/* Pools, routes and the go binary come from the file alone: a file without
+ * pools, loaded over a config with some, leaves none. */
+static void test_pool_replaced_by_file(void **state)
+{
+	struct config c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(load(&c, pools_ini, err, sizeof(err)), 0);
+	assert_int_equal(config_load_string(&c, "[server]\nworkers = 3\n[breaker]\nprobes = 2\n",
+	                                    "t.ini", err, sizeof(err)),
+	                 0);
+	assert_int_equal(c.n_pools, 0);
+	assert_int_equal(c.n_routes, 0);
+	assert_string_equal(c.go_binary, "");
+	assert_int_equal(c.workers, 3);
+	assert_int_equal(c.breaker.half_open_probes, 2);
+	assert_int_equal(config_route_for(&c, "git.corp.example/x", NULL), CONFIG_ROUTE_CHAIN);
+
+	/* and a failed load leaves the pools where they were */
+	assert_int_equal(config_load_string(&c, pools_ini, "t.ini", err, sizeof(err)), 0);
+	assert_int_equal(config_load_string(&c, "[pool \"x\"]\n", "t.ini", err, sizeof(err)), -1);
+	assert_int_equal(c.n_pools, 2);
+	assert_int_equal(c.n_routes, 4);
+	assert_string_equal(c.go_binary, fake_go);
+}
+
+/* ---- on_open = direct and the go command ------------------------------------------------------
+ */
+
+static void test_go_on_path(void **state)
+{
+	static const char direct_ini[] = "[pool \"p\"]\n"
+	                                 "upstream = https://a.example\n"
+	                                 "on_open = direct\n";
+	static const char route_ini[] = "[pool \"p\"]\n"
+	                                "upstream = https://a.example\n"
+	                                "[route]\n"
+	                                "rsc.io = direct\n"
+	                                "* = p\n";
+	char empty[] = "/tmp/modgate-test-nogo-XXXXXX", sub[128], path[512], cwd[4096];
+	struct config c, before;
+	char err[1024];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(empty));
+
+	/* found: the group's PATH holds the fake go */
+	assert_int_equal(load(&c, direct_ini, err, sizeof(err)), 0);
+	assert_string_equal(c.go_binary, fake_go);
+	assert_int_equal(load(&c, route_ini, err, sizeof(err)), 0);
+	assert_string_equal(c.go_binary, fake_go);
+	assert_int_equal(config_route_for(&c, "rsc.io/quote", NULL), CONFIG_ROUTE_DIRECT);
+
+	/* the first absolute directory with one wins */
+	snprintf(path, sizeof(path), "%s:%s:/nonexistent", empty, fake_go_dir);
+	setenv("PATH", path, 1);
+	assert_int_equal(load(&c, direct_ini, err, sizeof(err)), 0);
+	assert_string_equal(c.go_binary, fake_go);
+	snprintf(path, sizeof(path), "%s//", fake_go_dir); /* trailing '/' are dropped */
+	setenv("PATH", path, 1);
+	assert_int_equal(load(&c, direct_ini, err, sizeof(err)), 0);
+	assert_string_equal(c.go_binary, fake_go);
+
+	/* none: an empty folder, no PATH, an empty PATH */
+	config_init_defaults(&before);
+	setenv("PATH", empty, 1);
+	c = before;
+	assert_int_equal(config_load_string(&c, direct_ini, "t.ini", err, sizeof(err)), -1);
+	assert_string_equal(err, "t.ini:3: [pool \"p\"] on_open = direct needs the go command, and "
+	                         "none is on PATH (modgate looks for an executable file go in the "
+	                         "absolute directories of $PATH)");
+	assert_same_config(&c, &before);
+	assert_int_equal(config_load_string(&c, route_ini, "t.ini", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.ini:4: [route] rsc.io = direct needs the go command, and "
+	                            "none is on PATH"));
+	unsetenv("PATH");
+	assert_int_equal(load(&c, direct_ini, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.ini:3: [pool \"p\"] on_open = direct needs the go command"));
+	setenv("PATH", "", 1);
+	assert_int_equal(load(&c, direct_ini, err, sizeof(err)), -1);
+
+	/* relative entries are never searched, not even "." or "" */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(fake_go_dir), 0);
+	setenv("PATH", ".::./", 1);
+	assert_int_equal(load(&c, direct_ini, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "needs the go command"));
+	assert_int_equal(chdir(cwd), 0);
+
+	/* a folder named go, and a go that is not executable, are not the go command */
+	snprintf(sub, sizeof(sub), "%s/go", empty);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	setenv("PATH", empty, 1);
+	assert_int_equal(load(&c, direct_ini, err, sizeof(err)), -1);
+	assert_int_equal(rmdir(sub), 0);
+	f = fopen(sub, "w");
+	assert_non_null(f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(sub, 0644), 0);
+	if (access(sub, X_OK) != 0) /* root may execute anything with an x bit only */
+		assert_int_equal(load(&c, direct_ini, err, sizeof(err)), -1);
+	assert_int_equal(unlink(sub), 0);
+
+	/* on_open = 503 and routes to off need no go command */
+	assert_int_equal(load(&c,
+	                      "[pool \"p\"]\nupstream = https://a.example\non_open = 503\n"
+	                      "[route]\nx.example = off\n* = p\n",
+	                      err, sizeof(err)),
+	                 0);
+	assert_string_equal(c.go_binary, "");
+
+	setenv("PATH", fake_go_dir, 1);
+	assert_int_equal(rmdir(empty), 0);
+}
+
+/* ---- routes --------------------------------------------------------------------------------- */
+
+/* Patterns in file order, and the order config_route_for tries them in. */
+static const char *const route_order_in[] = {
+    "*",                       /* catch-all: last */
+    "*.example",               /* 1 element, 1 wildcard */
+    "golang.org",              /* 1 element, 0 wildcards */
+    "golang.org/x/*",          /* 3, 1 */
+    "golang.org/x/mod",        /* 3, 0 */
+    "github.com/*/*",          /* 3, 2 */
+    "github.com/acme",         /* 2, 0 */
+    "github.com/acme/*",       /* 3, 1 */
+    "git.corp.example/team/*", /* 3, 1 */
+    "?.example",               /* 1, 1 */
+    "x\\*.example",            /* 1, 0: an escaped star is no wildcard */
+    "a[bc]d.example",          /* 1, 1: a class counts one */
+    "**",                      /* catch-all, 2 wildcards: after "*" */
+    "github.com/acme2/",       /* 2, 0: the trailing '/' is dropped */
+};
+
+static const char *const route_order_out[] = {
+    "golang.org/x/mod",
+    "golang.org/x/*",
+    "github.com/acme/*",
+    "git.corp.example/team/*",
+    "github.com/*/*",
+    "github.com/acme",
+    "github.com/acme2",
+    "golang.org",
+    "x\\*.example",
+    "*.example",
+    "?.example",
+    "a[bc]d.example",
+    "*",
+    "**",
+};
+
+static void test_route_order(void **state)
+{
+	struct config c;
+	char text[4096], err[512];
+	size_t used, n = sizeof(route_order_in) / sizeof(route_order_in[0]);
+
+	(void)state;
+	assert_int_equal(n, sizeof(route_order_out) / sizeof(route_order_out[0]));
+	used = (size_t)sprintf(text, "[route]\n");
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)sprintf(text + used, "%s = p\n", route_order_in[i]);
+	sprintf(text + used, "[pool \"p\"]\nupstream = https://a.example\n");
+	assert_int_equal(load(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(c.n_routes, (int)n);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(c.routes[i].pattern, route_order_out[i]) != 0)
+			fail_msg("route %zu: got \"%s\", want \"%s\"", i, c.routes[i].pattern,
+			         route_order_out[i]);
+
+	/* reversing the file changes nothing but the order of equals */
+	used = (size_t)sprintf(text, "[pool \"p\"]\nupstream = https://a.example\n[route]\n");
+	for (size_t i = n; i-- > 0;)
+		used += (size_t)sprintf(text + used, "%s = p\n", route_order_in[i]);
+	assert_int_equal(load(&c, text, err, sizeof(err)), 0);
+	assert_string_equal(c.routes[0].pattern, "golang.org/x/mod");
+	assert_string_equal(c.routes[1].pattern, "git.corp.example/team/*"); /* file order */
+	assert_string_equal(c.routes[2].pattern, "github.com/acme/*");
+	assert_string_equal(c.routes[3].pattern, "golang.org/x/*");
+	assert_string_equal(c.routes[n - 2].pattern, "*");
+	assert_string_equal(c.routes[n - 1].pattern, "**");
+}
+
+struct route_case {
+	const char *module;
+	int target;
+	const char *pool; /* for CONFIG_ROUTE_POOL */
+};
+
+static const struct route_case route_tests[] = {
+    {"golang.org/x/mod", CONFIG_ROUTE_POOL, "public"},
+    {"git.corp.example/team/mod", CONFIG_ROUTE_POOL, "corp"},
+    {"git.corp.example/x", CONFIG_ROUTE_POOL, "corp"},
+    {"git.corp.example", CONFIG_ROUTE_POOL, "public"}, /* fewer elements than the pattern */
+    {"git.corp.example2/x", CONFIG_ROUTE_POOL, "public"},
+    {"rsc.io/private", CONFIG_ROUTE_DIRECT, NULL},
+    {"rsc.io/private/v2", CONFIG_ROUTE_DIRECT, NULL},
+    {"rsc.io/privately", CONFIG_ROUTE_POOL, "public"}, /* whole elements only */
+    {"rsc.io/quote", CONFIG_ROUTE_POOL, "public"},
+    {"example.com/blocked", CONFIG_ROUTE_OFF, NULL},
+    {"example.com/blocked/sub/v3", CONFIG_ROUTE_OFF, NULL},
+    {"example.com/blockedx", CONFIG_ROUTE_POOL, "public"},
+    {"Example.com/blocked", CONFIG_ROUTE_POOL, "public"}, /* case matters, as in Go */
+    {"", CONFIG_ROUTE_POOL, "public"},
+};
+
+static void test_route_for(void **state)
+{
+	struct config c;
+	char err[512];
+	int pool;
+
+	(void)state;
+	assert_int_equal(load(&c, pools_ini, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(route_tests) / sizeof(route_tests[0]); i++) {
+		const struct route_case *t = &route_tests[i];
+		int got;
+
+		pool = 99;
+		got = config_route_for(&c, t->module, &pool);
+		if (got != t->target)
+			fail_msg("\"%s\": target %d, want %d", t->module, got, t->target);
+		if (t->pool && (pool < 0 || strcmp(c.pools[pool].name, t->pool) != 0))
+			fail_msg("\"%s\": pool %d, want %s", t->module, pool, t->pool);
+		if (!t->pool && pool != -1)
+			fail_msg("\"%s\": pool %d, want -1", t->module, pool);
+		assert_int_equal(config_route_for(&c, t->module, NULL), t->target);
+	}
+
+	/* no "*": a module that matches nothing has no route */
+	assert_int_equal(load(&c,
+	                      "[pool \"a\"]\nupstream = https://a.example\n"
+	                      "[pool \"b\"]\nupstream = https://b.example\n"
+	                      "[route]\n*.corp.example = a\ngolang.org/x = b\n",
+	                      err, sizeof(err)),
+	                 0);
+	pool = 99;
+	assert_int_equal(config_route_for(&c, "rsc.io/quote", &pool), CONFIG_ROUTE_NONE);
+	assert_int_equal(pool, -1);
+	assert_int_equal(config_route_for(&c, "git.corp.example/x", &pool), CONFIG_ROUTE_POOL);
+	assert_int_equal(pool, 0);
+	assert_int_equal(config_route_for(&c, "golang.org/x/mod", &pool), CONFIG_ROUTE_POOL);
+	assert_int_equal(pool, 1);
+	assert_int_equal(config_route_for(&c, "golang.org/y", &pool), CONFIG_ROUTE_NONE);
+
+	/* one pool and no [route]: every module goes to it, through "* = pool" */
+	assert_int_equal(
+	    load(&c, "[pool \"only\"]\nupstream = https://a.example\n", err, sizeof(err)), 0);
+	assert_int_equal(c.n_routes, 1);
+	assert_string_equal(c.routes[0].pattern, "*");
+	assert_int_equal(config_route_for(&c, "golang.org/x/mod", &pool), CONFIG_ROUTE_POOL);
+	assert_int_equal(pool, 0);
+	assert_int_equal(config_route_for(&c, "a/b/c/d/e", &pool), CONFIG_ROUTE_POOL);
+
+	/* no pools: the GOPROXY chain, and noproxy, as before pools existed */
+	assert_int_equal(load(&c, "[upstream]\nnoproxy = *.corp.example\n", err, sizeof(err)), 0);
+	pool = 99;
+	assert_int_equal(config_route_for(&c, "golang.org/x/mod", &pool), CONFIG_ROUTE_CHAIN);
+	assert_int_equal(pool, -1);
+	assert_int_equal(config_route_for(&c, "git.corp.example/x", &pool), CONFIG_ROUTE_CHAIN);
+	assert_int_equal(config_is_noproxy(&c, "git.corp.example/x"), 1);
+}
+
+/* Errors that need the whole file, and the pool and route errors, each on
+ * its line. (The generic table is test_ini_errors.) */
+static const struct ini_error_case pool_error_tests[] = {
+    /* headers */
+    {"[pool \"Public\"]\nupstream = https://a.example\n", 1,
+     "bad pool name \"Public\" (1 to 32 characters from a-z, 0-9, '_' and '-')"},
+    {"[pool \"\"]\n", 1, "bad pool name \"\""},
+    {"[pool \"a b\"]\n", 1, "bad pool name \"a b\""},
+    {"[pool \"a.b\"]\n", 1, "bad pool name \"a.b\""},
+    {"[pool]\n", 1, "bad pool header [pool] (write [pool \"NAME\"])"},
+    {"[pool public]\n", 1, "bad pool header [pool public]"},
+    {"[pool \"a\" ]\n", 1, "bad pool header"},
+    {"[pool \"a\"x]\n", 1, "bad pool header"},
+    {"[pool \"a]\n", 1, "bad pool header"},
+    {"[pools]\n", 1, "unknown section [pools]"},
+    {"[Pool \"a\"]\n", 1, "unknown section [Pool \"a\"]"},
+    {"[pool \"direct\"]\n", 1, "pool name \"direct\" is reserved"},
+    {"[pool \"off\"]\n", 1, "pool name \"off\" is reserved"},
+    {"[pool \"a\"]\nupstream = https://a.example\n\n[pool \"a\"]\n", 4,
+     "duplicate pool \"a\" (first defined on line 1)"},
+    /* keys */
+    {"[pool \"a\"]\nweight = 3\n", 2,
+     "unknown key 'weight' in [pool \"a\"] (known: upstream, on_open, retry_budget, "
+     "retry_min_per_sec, hedge)"},
+    {"[pool \"a\"]\nupstream = https://a.example\nhedge = 1s\nhedge = 2s\n", 4,
+     "duplicate key 'hedge' in [pool \"a\"] (first set on line 3)"},
+    {"[pool \"a\"]\nupstream = https://a.example/\nupstream = a.example weight=2\n", 3,
+     "[pool \"a\"] upstream: https://a.example is already in this pool (line 2); give it a "
+     "larger weight instead"},
+    {"[pool \"a\"]\nupstream = https://u:secret@a.example\nupstream = "
+     "https://u:secret@a.example\n",
+     3, "https://u:xxxxx@a.example is already in this pool"},
+    {"[pool \"a\"]\nupstream = \"https://a.example\"\n", 2,
+     "[pool \"a\"] upstream: values are not quoted"},
+    {"[pool \"a\"]\non_open = 502\n", 2,
+     "[pool \"a\"] on_open: \"502\" is not a policy (write 503 or direct)"},
+    {"[pool \"a\"]\non_open = Direct\n", 2, "\"Direct\" is not a policy"},
+    {"[pool \"a\"]\non_open = 503 # fast\n", 2, "(only ';' starts a comment after a value)"},
+    {"[pool \"a\"]\nretry_budget = 20\n", 2,
+     "[pool \"a\"] retry_budget: \"20\" is not a percentage (write 0% to 100%, with the % sign)"},
+    {"[pool \"a\"]\nretry_budget = 101%\n", 2, "\"101%\" is not a percentage from 0% to 100%"},
+    {"[pool \"a\"]\nretry_budget = -1%\n", 2, "is not a percentage from 0% to 100%"},
+    {"[pool \"a\"]\nretry_budget = 2.5%\n", 2, "is not a percentage from 0% to 100%"},
+    {"[pool \"a\"]\nretry_budget = 20 %\n", 2, "is not a percentage"},
+    {"[pool \"a\"]\nretry_budget = %\n", 2, "is not a percentage"},
+    {"[pool \"a\"]\nretry_budget =\n", 2, "is not a percentage"},
+    {"[pool \"a\"]\nretry_min_per_sec = 1001\n", 2,
+     "[pool \"a\"] retry_min_per_sec: 1001 is out of range 0..1000"},
+    {"[pool \"a\"]\nretry_min_per_sec = 3/s\n", 2, "not a whole decimal number"},
+    {"[pool \"a\"]\nhedge = 0\n", 2,
+     "[pool \"a\"] hedge: 0 is out of range 1ms..1h (write off for no hedging)"},
+    {"[pool \"a\"]\nhedge = 2h\n", 2, "2h is out of range 1ms..1h"},
+    {"[pool \"a\"]\nhedge = fast\n", 2, "[pool \"a\"] hedge: bad duration \"fast\""},
+    {"[pool \"a\"]\nhedge = OFF\n", 2, "bad duration"},
+    {"[pool \"a\"]\nhedge = p95\n", 2, "bad duration"},
+    /* a pool without upstreams */
+    {"[pool \"a\"]\n", 1, "pool \"a\" has no upstream (add upstream = URL)"},
+    {"[pool \"a\"]\non_open = 503\n[route]\n* = a\n", 1, "pool \"a\" has no upstream"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[pool \"b\"]\n[route]\n* = a\n", 3,
+     "pool \"b\" has no upstream"},
+    /* several pools, no routes */
+    {"[pool \"a\"]\nupstream = https://a.example\n\n[pool \"b\"]\nupstream = https://b.example\n",
+     4, "several pools need a [route] section to say which modules go to which pool"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[pool \"b\"]\nupstream = https://b.example\n"
+     "[pool \"c\"]\nupstream = https://c.example\n",
+     3, "several pools need a [route] section"},
+    /* routes */
+    {"[server]\nworkers = 2\n[route]\n* = direct\n", 3,
+     "[route] needs [pool] sections (without pools, [upstream] proxy serves every module)"},
+    {"[route]\n", 1, "[route] needs [pool] sections"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\n", 3,
+     "[route] has no routes (write PATTERN = POOL lines, or remove the section)"},
+    {"[route]\ngit.corp.example = corp\n* = public\n[pool \"public\"]\n"
+     "upstream = https://a.example\n",
+     2, "[route] git.corp.example: no pool named \"corp\" (pools: public)"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[pool \"b\"]\nupstream = https://b.example\n"
+     "[route]\nx.example = a\ny.example = c\n",
+     7, "[route] y.example: no pool named \"c\" (pools: a, b)"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\nx.example = Corp\n", 4,
+     "[route] x.example: \"Corp\" is not a pool name, direct or off"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\nx.example = a b\n", 4,
+     "\"a b\" is not a pool name, direct or off"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\nx.example =\n", 4,
+     "\"\" is not a pool name, direct or off"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\nx.example = a # corp\n", 4,
+     "(only ';' starts a comment after a value)"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\nx.example = \"a\"\n", 4,
+     "values are not quoted"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\nx.example/[a- = a\n", 4,
+     "[route] bad pattern \"x.example/[a-\": syntax error"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\nx\\ = a\n", 4, "bad pattern"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\na.example,b.example = a\n", 4,
+     "one pattern per route"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\n= a\n", 4,
+     "[route] empty pattern (write * for every module)"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\n/ = a\n", 4, "empty pattern"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\na// = a\n", 4,
+     "[route] pattern \"a//\" ends with an empty path element"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\n// = a\n", 4, "empty path element"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\na b = a\n", 4,
+     "pattern \"a b\" contains a blank"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\n\"a.example\" = a\n", 4,
+     "patterns are not quoted"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\na.example = a\n* = a\na.example/ = "
+     "off\n",
+     6, "[route] duplicate route for a.example (first on line 4)"},
+    {"[pool \"a\"]\nupstream = https://a.example\n[route]\n* = a\n[route]\nx = off\n", 5,
+     "a second [route] section (the first is on line 3): put every route in one"},
+    /* breaker: each value on its line, cross-field ones on the key at fault */
+    {"[breaker]\nwindow = 0\n", 2, "[breaker] window: window_size (0) must be between 1 and 512"},
+    {"[breaker]\nfailures = 100001\n", 2,
+     "[breaker] failures: consecutive_failures (100001) must be between 0 and 100000 (0 turns "
+     "it off)"},
+    {"[breaker]\nwindow = 5\nmin_calls = 6\n", 3,
+     "[breaker] min_calls: window_min_calls (6) must be between 1 and 5 (the window size)"},
+    {"[breaker]\nwindow = 5\nslow = 1s\n", 3, /* min_calls 10 by default: the last key */
+     "[breaker] min_calls: window_min_calls (10) must be between 1 and 5"},
+    {"[breaker]\nopen = 2m\nopen_max = 1m\n", 3,
+     "[breaker] open_max: open_max_ms (60000) must be between 120000 and 86400000 (at least "
+     "open_base_ms)"},
+    {"[breaker]\nopen = 2m\n\n", 2, "[breaker] open_max: open_max_ms (60000)"},
+    {"[breaker]\nslow = 0\n", 2, "[breaker] slow: slow_ms (0) must be between 1 and 86400000"},
+    {"[breaker]\nslow = 25h\n", 2, "[breaker] slow: 25h is out of range 0s..24h"},
+    {"[breaker]\nopen = 1.5s\n", 2, "[breaker] open: bad duration"},
+    {"[breaker]\njitter = 100%\n", 2,
+     "[breaker] jitter: jitter_pct (100) must be between 0 and 99"},
+    {"[breaker]\njitter = 20\n", 2, "[breaker] jitter: \"20\" is not a percentage"},
+    {"[breaker]\nfailure_rate = 101%\n", 2, "is not a percentage from 0% to 100%"},
+    {"[breaker]\nslow_rate = 50 %\n", 2, "[breaker] slow_rate: \"50 %\" is not a percentage"},
+    {"[breaker]\nprobes = 0\n", 2, "[breaker] probes: half_open_probes (0) must be between 1"},
+    {"[breaker]\nprobe_successes = 1001\n", 2,
+     "[breaker] probe_successes: half_open_successes (1001) must be between 1 and 1000"},
+    {"[breaker]\nmin_calls = -1\n", 2, "not a whole decimal number"},
+    {"[breaker]\nwindow = 99999999999\n", 2, "out of range 0..2147483647"},
+    {"[breaker]\nconsecutive = 3\n", 2,
+     "unknown key 'consecutive' in [breaker] (known: failures, window, min_calls, "
+     "failure_rate, slow, slow_rate, open, open_max, jitter, probes, probe_successes)"},
+    {"[breaker]\nprobes = 2\n[server]\n[breaker]\nprobes = 3\n", 5,
+     "duplicate key 'probes' in [breaker] (first set on line 2)"},
+    /* of the errors found at the end, the earliest line wins */
+    {"[pool \"a\"]\nupstream = https://a.example\n[breaker]\nwindow = 0\n[route]\n* = b\n", 4,
+     "[breaker] window"},
+    {"[route]\n* = b\n[breaker]\nwindow = 0\n[pool \"a\"]\nupstream = https://a.example\n", 2,
+     "no pool named \"b\""},
+    {"[pool \"a\"]\n[breaker]\nwindow = 0\n", 1, "pool \"a\" has no upstream"},
+    /* a parse error stops everything, even an earlier end-of-file one */
+    {"[pool \"a\"]\n[server]\nworkers = 0\n", 3, "workers: 0 is out of range"},
+};
+
+static void test_pool_errors(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(pool_error_tests) / sizeof(pool_error_tests[0]); i++) {
+		const struct ini_error_case *t = &pool_error_tests[i];
+		struct config c, d;
+		char err[1024], prefix[32];
+		int rc = load(&c, t->text, err, sizeof(err));
+
+		snprintf(prefix, sizeof(prefix), "t.ini:%d: ", t->line);
+		if (rc != -1)
+			fail_msg("case %zu: rc %d, want -1 for:\n%s", i, rc, t->text);
+		if (strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, t->err_has))
+			fail_msg("case %zu: error \"%s\", want \"%s...%s\"", i, err, prefix,
+			         t->err_has);
+		if (strstr(err, "secret"))
+			fail_msg("case %zu: error \"%s\" shows a password", i, err);
+		config_init_defaults(&d);
+		assert_same_config(&c, &d);
+	}
+}
+
+static void test_dump_pools(void **state)
+{
+	struct config c;
+	char err[512], *text;
+
+	(void)state;
+	assert_int_equal(load(&c, pools_ini, err, sizeof(err)), 0);
+	text = dump_to_string(&c);
+	assert_non_null(strstr(text, "; direct runs the go command found on $PATH: "));
+	assert_non_null(strstr(text, fake_go));
+	assert_non_null(strstr(text, "\n[upstream]\n; not used while there are pools: [route] "
+	                             "decides\nproxy = "));
+	assert_non_null(strstr(text, "\n\n[pool \"public\"]\n"
+	                             "upstream = https://proxy.golang.org weight=3\n"
+	                             "upstream = https://goproxy.cn weight=1\n"
+	                             "upstream = https://goproxy.io weight=1 backup\n"
+	                             "on_open = 503\n"
+	                             "retry_budget = 10%\n"
+	                             "retry_min_per_sec = 0\n"
+	                             "hedge = 300ms\n"
+	                             "\n"
+	                             "[pool \"corp\"]\n"
+	                             "upstream = http://athens.corp.example:3000 weight=1\n"
+	                             "upstream = https://proxy.golang.org weight=2 backup\n"
+	                             "on_open = direct\n"
+	                             "retry_budget = 20%\n"
+	                             "retry_min_per_sec = 3\n"
+	                             "hedge = off\n"
+	                             "\n"
+	                             "[route]\n"
+	                             "rsc.io/private = direct\n"
+	                             "example.com/blocked = off\n"
+	                             "git.corp.example/* = corp\n"
+	                             "* = public\n"));
+	free(text);
+	roundtrip(&c);
+
+	/* one pool: the implied route is written out, and loads back the same */
+	assert_int_equal(
+	    load(&c,
+	         "[pool \"only\"]\nupstream = https://u:p@a.example/x/ weight=1000\n"
+	         "upstream = file:///srv/p backup\nhedge = 1h\n"
+	         "[breaker]\nfailures = 0\nslow = 1500ms\nopen_max = 24h\njitter = 0%\n",
+	         err, sizeof(err)),
+	    0);
+	text = dump_to_string(&c);
+	assert_non_null(strstr(text, "\nupstream = https://u:p@a.example/x weight=1000\n"));
+	assert_non_null(strstr(text, "\nhedge = 1h\n"));
+	assert_non_null(strstr(text, "\n[route]\n* = only\n"));
+	assert_non_null(strstr(text, "\nslow = 1500ms\n"));
+	assert_non_null(strstr(text, "\nopen_max = 24h\n"));
+	assert_non_null(strstr(text, "\nfailures = 0\n"));
+	assert_null(strstr(text, "go command found")); /* nothing needs it */
+	free(text);
+	roundtrip(&c);
+
+	/* every route order the sort can produce loads back to itself */
+	{
+		char buf[4096];
+		size_t used = (size_t)sprintf(buf, "[pool \"p\"]\nupstream = https://a.example\n"
+		                                   "[pool \"q\"]\nupstream = https://a.example\n"
+		                                   "[route]\n");
+
+		for (size_t i = 0; i < sizeof(route_order_in) / sizeof(route_order_in[0]); i++)
+			used += (size_t)sprintf(buf + used, "%s = %s\n", route_order_in[i],
+			                        i % 3 == 0   ? "p"
+			                        : i % 3 == 1 ? "q"
+			                                     : "off");
+		assert_int_equal(load(&c, buf, err, sizeof(err)), 0);
+		roundtrip(&c);
+	}
+}
+
+/* The pools and routes example of etc/modgate.ini, as its comment says:
+ * the lines from the first ";   [" after the announcement, with ";   "
+ * removed and ";" alone read as a blank line, to the first other line. */
+static void check_ini_example(const char *text)
+{
+	const char *p = strstr(text, "modgate's tests load this example");
+	char *ex = calloc(1, 1 << 16), err[512];
+	size_t used = 0;
+	struct config c;
+	int pool;
+
+	assert_non_null(p);
+	assert_non_null(ex);
+	p = strstr(p, "\n;   [");
+	assert_non_null(p);
+	for (p++; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (n >= 4 && strncmp(p, ";   ", 4) == 0)
+			used += (size_t)snprintf(ex + used, (1 << 16) - used, "%.*s\n", (int)n - 4,
+			                         p + 4);
+		else if (n == 1 && p[0] == ';')
+			used += (size_t)snprintf(ex + used, (1 << 16) - used, "\n");
+		else
+			break;
+		p += n + (nl ? 1 : 0);
+	}
+	if (load(&c, ex, err, sizeof(err)) != 0)
+		fail_msg("the example does not load: %s\n%s", err, ex);
+	assert_int_equal(c.n_pools, 2);
+	assert_string_equal(c.pools[0].name, "public");
+	assert_int_equal(c.pools[0].n_upstreams, 3);
+	assert_int_equal(c.pools[0].upstreams[0].weight, 3);
+	assert_int_equal(c.pools[0].upstreams[2].backup, 1);
+	assert_int_equal(c.pools[0].hedge_ms, 500);
+	assert_string_equal(c.pools[1].name, "corp");
+	assert_int_equal(c.pools[1].on_open, CONFIG_ON_OPEN_DIRECT);
+	assert_int_equal(c.pools[1].retry_budget_pct, 50);
+	assert_string_equal(c.go_binary, fake_go);
+	assert_int_equal(config_route_for(&c, "git.corp.example/team/mod", &pool),
+	                 CONFIG_ROUTE_POOL);
+	assert_int_equal(pool, 1);
+	assert_int_equal(config_route_for(&c, "golang.org/x/mod", &pool), CONFIG_ROUTE_POOL);
+	assert_int_equal(pool, 0);
+	assert_int_equal(config_route_for(&c, "example.com/abandoned/v2", &pool), CONFIG_ROUTE_OFF);
+	roundtrip(&c);
+	free(ex);
+}
+
 /* etc/modgate.ini, as shipped, changes nothing; with every ";key = value"
  * line uncommented it still loads, and gives exactly the built-in defaults:
- * the documented defaults are the real ones. Runs from the source root, as
- * make test does; skipped elsewhere. */
+ * the documented defaults are the real ones. Its example of pools and
+ * routes loads too. Runs from the source root, as make test does; skipped
+ * elsewhere. */
 static void test_example_file(void **state)
 {
 	static const char path[] = "etc/modgate.ini";
@@ -1107,6 +2105,7 @@ static void test_example_file(void **state)
 	if (config_load_file(&c, path, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	assert_same_config(&c, &d);
+	check_ini_example(text);
 
 	for (line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 		size_t n = strspn(line + 1, "abcdefghijklmnopqrstuvwxyz_");
@@ -1117,9 +2116,11 @@ static void test_example_file(void **state)
 		}
 		used += (size_t)snprintf(out + used, (1 << 20) - used, "%s\n", line);
 	}
-	assert_int_equal(keys, 11); /* every key of every section */
+	assert_int_equal(keys, 23); /* every key of every section */
 	c = d;
-	c.workers = 64; /* so the file has to set it back */
+	c.workers = 64; /* so the file has to set them back */
+	c.breaker.window_size = 512;
+	c.breaker.jitter_pct = 0;
 	if (config_load_string(&c, out, "uncommented.ini", err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	assert_same_config(&c, &d);
@@ -1150,8 +2151,19 @@ int main(void)
 	    cmocka_unit_test(test_upstream_redacted),
 	    cmocka_unit_test(test_dump_defaults),
 	    cmocka_unit_test(test_dump_roundtrip),
+	    cmocka_unit_test(test_admin_listen),
+	    cmocka_unit_test(test_breaker_every_key),
+	    cmocka_unit_test(test_pool_every_key),
+	    cmocka_unit_test(test_pool_upstream_table),
+	    cmocka_unit_test(test_pool_limits),
+	    cmocka_unit_test(test_pool_replaced_by_file),
+	    cmocka_unit_test(test_go_on_path),
+	    cmocka_unit_test(test_route_order),
+	    cmocka_unit_test(test_route_for),
+	    cmocka_unit_test(test_pool_errors),
+	    cmocka_unit_test(test_dump_pools),
 	    cmocka_unit_test(test_example_file),
 	};
 
-	return cmocka_run_group_tests_name("config", tests, group_setup, NULL);
+	return cmocka_run_group_tests_name("config", tests, group_setup, group_teardown);
 }

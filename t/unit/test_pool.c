@@ -58,7 +58,7 @@ static void test_swrr_follows_weights_without_bursts(void **state)
 	assert_in_range(counts[0], 7142 - 5, 7142 + 5);
 	assert_in_range(counts[1], 1428 - 5, 1428 + 5);
 	assert_in_range(counts[2], 1428 - 5, 1428 + 5);
-		/* a a b a c a a | a a b ...: at most 4 in a row across cycles, where
+	/* a a b a c a a | a a b ...: at most 4 in a row across cycles, where
 	 * plain weighted round robin gives 5 (a a a a a b c). */
 	assert_true(longest <= 4);
 	/* Ineligible members are skipped; none eligible gives -1. */
@@ -148,18 +148,18 @@ static void test_chain_open_breaker(void **state)
 }
 
 static const char *two_pools = "[pool \"public\"]\n"
-			       "upstream = http://a.example weight=3\n"
-			       "upstream = http://b.example weight=1\n"
-			       "upstream = http://spare.example backup\n"
-			       "[pool \"corp\"]\n"
-			       "upstream = http://athens.example\n"
-			       "upstream = http://a.example\n"
-			       "[route]\n"
-			       "corp.example/* = corp\n"
-			       "corp.example/public/* = public\n"
-			       "private.example = off\n"
-			       "git.example = direct\n"
-			       "* = public\n";
+                               "upstream = http://a.example weight=3\n"
+                               "upstream = http://b.example weight=1\n"
+                               "upstream = http://spare.example backup\n"
+                               "[pool \"corp\"]\n"
+                               "upstream = http://athens.example\n"
+                               "upstream = http://a.example\n"
+                               "[route]\n"
+                               "corp.example/* = corp\n"
+                               "corp.example/public/* = public\n"
+                               "private.example = off\n"
+                               "git.example = direct\n"
+                               "* = public\n";
 
 static void test_routes_and_shared_upstreams(void **state)
 {
@@ -226,7 +226,8 @@ static void test_pool_walk_weights_backups_budget(void **state)
 	/* The retry budget: with every first attempt failing, retries stop
 	 * once they pass the budget (20% plus a floor of 3/s over 10 s). */
 	load("[pool \"p\"]\nupstream = http://x.example\nupstream = http://y.example\n"
-	     "retry_budget = 20%\nretry_min_per_sec = 3\n[breaker]\nfailures = 0\nfailure_rate = 0%\n"
+	     "retry_budget = 20%\nretry_min_per_sec = 3\n[breaker]\nfailures = 0\nfailure_rate = "
+	     "0%\n"
 	     "slow_rate = 0%\n");
 	pool = &set.pools[0];
 	{
