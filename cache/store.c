@@ -175,6 +175,25 @@ int cache_temp_create(struct cache_store *s, char *name, size_t namelen, char *e
 	return fd;
 }
 
+int cache_temp_link(struct cache_store *s, const char *path, char *name, size_t namelen, char *err,
+                    size_t errlen)
+{
+	int fd;
+
+	snprintf(name, namelen, "%s/%ld-%lu.tmp", TMP_DIR, (long)getpid(), ++s->seq);
+	if (linkat(AT_FDCWD, path, s->root_fd, name, 0) < 0) {
+		snprintf(err, errlen, "cannot link %s into %s/%s: %s", path, s->root, TMP_DIR,
+		         strerror(errno));
+		return -1;
+	}
+	fd = openat(s->root_fd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open %s/%s: %s", s->root, name, strerror(errno));
+		unlinkat(s->root_fd, name, 0);
+	}
+	return fd;
+}
+
 void cache_temp_discard(struct cache_store *s, const char *name)
 {
 	unlinkat(s->root_fd, name, 0);

@@ -50,6 +50,14 @@ int cache_open(struct cache_store *s, const char *rel, struct cache_stat *st);
  * -1 with err filled. Loop thread. */
 int cache_temp_create(struct cache_store *s, char *name, size_t namelen, char *err, size_t errlen);
 
+/* Makes a new temp file in .tmp that is a hard link to path (which must be
+ * on the cache's file system), so bytes written elsewhere (by a child go
+ * command under the cache's .direct folder) are committed without a copy.
+ * Returns a read-only descriptor the caller owns and the temp file's name,
+ * or -1 with err filled. Loop thread (one link and one open). */
+int cache_temp_link(struct cache_store *s, const char *path, char *name, size_t namelen, char *err,
+                    size_t errlen);
+
 /* Removes a temp file that will not be committed. Any thread. */
 void cache_temp_discard(struct cache_store *s, const char *name);
 

@@ -16,6 +16,7 @@
 #include "cache/negcache.h"
 #include "cache/store.h"
 #include "proxy/config.h"
+#include "proxy/direct.h"
 #include "proxy/fetch.h"
 #include "proxy/log.h"
 #include "proxy/modpath.h"
@@ -184,7 +185,8 @@ static int on_data(void *arg, const char *buf, size_t len)
 }
 
 struct commit_job {
-	struct flight *f;
+	struct flight *f; /* NULL for a sibling file of a direct download */
+	struct flight_env *env;
 	struct cache_store *store;
 	int fd;
 	char tmp_name[96];
@@ -209,16 +211,23 @@ static void commit_done(void *arg)
 
 	switch (j->result) {
 	case CACHE_COMMITTED:
-		f->env->commits++;
-		cache_neg_forget(f->env->neg, f->rel);
-		log_debug("cached %s (%lld bytes)", f->rel, (long long)f->written);
+		j->env->commits++;
+		cache_neg_forget(j->env->neg, j->rel);
+		log_debug("cached %s", j->rel);
 		break;
 	case CACHE_EXISTS:
-		log_warn("%s was already in the cache; kept the committed copy", f->rel);
+		/* Expected for the sibling files of a direct download. */
+		log_msg(f ? LOG_WARN : LOG_DEBUG,
+		        "%s was already in the cache; kept the committed copy", j->rel);
 		break;
 	case CACHE_COMMIT_ERROR:
-		log_error("could not cache %s: %s", f->rel, j->err);
+		log_error("could not cache %s: %s", j->rel, j->err);
 		break;
+	}
+	if (!f) {
+		close(j->fd);
+		free(j);
+		return;
 	}
 	free(j);
 	if (strmap_get(f->env->flights, f->rel) == f)
@@ -236,6 +245,7 @@ static void start_commit(struct flight *f)
 		return;
 	}
 	j->f = f;
+	j->env = f->env;
 	j->store = f->env->store;
 	j->fd = f->body_fd;
 	j->immutable = f->immutable;
@@ -349,6 +359,117 @@ static const struct fetch_callbacks flight_fetch_cb = {
     .on_done = on_done,
 };
 
+/* ---- direct: the module's origin, through a child go command ------------ */
+
+static enum direct_kind direct_kind_of(enum modpath_kind k)
+{
+	switch (k) {
+	case MODPATH_LIST:
+		return DIRECT_LIST;
+	case MODPATH_INFO:
+		return DIRECT_INFO;
+	case MODPATH_MOD:
+		return DIRECT_MOD;
+	case MODPATH_ZIP:
+		return DIRECT_ZIP;
+	case MODPATH_LATEST:
+		break;
+	}
+	return DIRECT_LATEST;
+}
+
+/* Caches one more file of a direct download (the .info, .mod or .zip the
+ * client did not ask for this time), without a flight: a commit job alone. */
+static void ingest_sibling(struct flight_env *env, const char *esc_module, const char *version,
+                           const char *ext, const struct direct_file *file)
+{
+	char esc_version[MODPATH_ESC_MAX + 1], err[512];
+	struct commit_job *j;
+
+	if (!file->path ||
+	    modpath_escape_version(version, esc_version, sizeof(esc_version), err, sizeof(err)) < 0)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->env = env;
+	j->store = env->store;
+	j->immutable = 1;
+	snprintf(j->rel, sizeof(j->rel), "%s/@v/%s%s", esc_module, esc_version, ext);
+	j->fd = cache_temp_link(env->store, file->path, j->tmp_name, sizeof(j->tmp_name), err,
+	                        sizeof(err));
+	if (j->fd < 0) {
+		log_warn("direct: not caching %s: %s", j->rel, err);
+		free(j);
+		return;
+	}
+	if (worker_submit(env->workers, commit_run, commit_done, j) < 0) {
+		cache_temp_discard(env->store, j->tmp_name);
+		close(j->fd);
+		free(j);
+	}
+}
+
+static void on_direct_done(void *arg, struct direct_result *r)
+{
+	struct flight *f = arg;
+	char msg[600], err[512], esc_module[MODPATH_ESC_MAX + 1];
+	const char *slash;
+
+	f->direct = NULL;
+	if (r->status != DIRECT_OK) {
+		snprintf(msg, sizeof(msg), "modgate: direct: %.500s",
+		         r->error ? r->error : "failed");
+		log_warn("%s: %s", f->rel, msg + strlen("modgate: "));
+		fail(f, direct_status_http(r->status), r->status == DIRECT_NOT_FOUND, msg);
+		direct_result_release(r);
+		return;
+	}
+	f->body_fd = cache_temp_link(f->env->store, r->body->path, f->tmp_name, sizeof(f->tmp_name),
+	                             err, sizeof(err));
+	if (f->body_fd < 0) {
+		log_error("direct: %s", err);
+		fail(f, 502, 0,
+		     "modgate: direct: could not take the downloaded file into the cache");
+		direct_result_release(r);
+		return;
+	}
+	f->written = f->content_length = r->body->size;
+	log_info("%s came from its origin (direct) in %ld ms", f->rel, r->elapsed_ms);
+	f->state = FLIGHT_COMPLETE;
+	poke(f);
+	/* The go command fetched .info, .mod and .zip of the resolved version
+	 * together: keep the ones not asked for as well. */
+	slash = strstr(f->rel, "/@v/");
+	if (r->version && slash && (size_t)(slash - f->rel) < sizeof(esc_module) &&
+	    f->kind != MODPATH_LIST && f->kind != MODPATH_LATEST) {
+		memcpy(esc_module, f->rel, slash - f->rel);
+		esc_module[slash - f->rel] = '\0';
+		if (&r->info != r->body || !f->immutable)
+			ingest_sibling(f->env, esc_module, r->version, ".info", &r->info);
+		if (&r->mod != r->body)
+			ingest_sibling(f->env, esc_module, r->version, ".mod", &r->mod);
+		if (&r->zip != r->body)
+			ingest_sibling(f->env, esc_module, r->version, ".zip", &r->zip);
+	}
+	start_commit(f);
+	direct_result_release(r);
+}
+
+/* Asks the module's origin, through a child go command: the pool's
+ * on_open = direct, or a route to direct. */
+static void start_direct(struct flight *f)
+{
+	if (!f->env->direct) {
+		fail(f, 503, 0, "modgate: direct fetching is not set up in this modgate");
+		return;
+	}
+	f->direct = direct_fetch(f->env->direct, direct_kind_of(f->kind), f->module,
+	                         f->version[0] ? f->version : "latest", on_direct_done, f);
+	if (!f->direct)
+		fail(f, 503, 0, "modgate: direct: could not start the go command");
+}
+
 /* Every upstream the walk allows was asked, or the walk stopped: answer
  * with the best we know. */
 static void give_up(struct flight *f, enum pool_next why)
@@ -359,6 +480,13 @@ static void give_up(struct flight *f, enum pool_next why)
 
 	if (f->last_answer) {
 		fail(f, f->last_answer, 1, f->last_answer_msg);
+		return;
+	}
+	/* No upstream could answer: the pool's on_open policy. */
+	if (pool->on_open == CONFIG_ON_OPEN_DIRECT && why != POOL_NEXT_STOP) {
+		log_warn("no usable upstream in pool %s for %s: fetching it direct", pool->name,
+		         f->rel);
+		start_direct(f);
 		return;
 	}
 	if (why == POOL_NEXT_OPEN || (why == POOL_NEXT_EXHAUSTED && !f->last_error[0])) {
@@ -440,8 +568,8 @@ static void try_next(struct flight *f, int failed)
 	}
 }
 
-int flight_join(struct flight_env *env, struct pool *pool, const char *rel, const char *module,
-                int immutable, struct flight_waiter *w)
+int flight_join(struct flight_env *env, struct pool *pool, const struct modpath_req *mp,
+                const char *rel, int immutable, struct flight_waiter *w)
 {
 	struct flight *f = strmap_get(env->flights, rel);
 	int fresh = !f;
@@ -455,7 +583,9 @@ int flight_join(struct flight_env *env, struct pool *pool, const char *rel, cons
 		f->content_length = -1;
 		f->immutable = immutable;
 		snprintf(f->rel, sizeof(f->rel), "%s", rel);
-		snprintf(f->module, sizeof(f->module), "%s", module);
+		snprintf(f->module, sizeof(f->module), "%s", mp->module);
+		snprintf(f->version, sizeof(f->version), "%s", mp->version);
+		f->kind = mp->kind;
 		TAILQ_INIT(&f->waiters);
 		f->notify_ev = event_new(env->base, -1, 0, on_notify, f);
 		if (!f->notify_ev || strmap_put(env->flights, rel, f) < 0) {
@@ -471,9 +601,11 @@ int flight_join(struct flight_env *env, struct pool *pool, const char *rel, cons
 	TAILQ_INSERT_TAIL(&f->waiters, w, link);
 	f->refs++;
 	/* Only now may the flight fail, with w holding it alive. */
-	if (fresh) {
+	if (fresh && pool) {
 		pool_walk_init(&f->walk, pool);
 		try_next(f, 0);
+	} else if (fresh) {
+		start_direct(f);
 	}
 	/* A late joiner may find the flight already streaming or finished:
 	 * let it catch up from the next loop turn. */
@@ -499,10 +631,16 @@ static int cancel_one(const char *key, void *value, void *arg)
 
 	(void)key;
 	(void)arg;
-	if (f->fetch) {
-		fetch_cancel(f->fetch);
-		f->fetch = NULL;
-		breaker_release(&f->member->up->breaker, &f->permit);
+	if (f->fetch || f->direct) {
+		if (f->fetch) {
+			fetch_cancel(f->fetch);
+			f->fetch = NULL;
+			breaker_release(&f->member->up->breaker, &f->permit);
+		}
+		if (f->direct) {
+			direct_cancel(f->direct);
+			f->direct = NULL;
+		}
 		drop_body(f);
 		f->state = FLIGHT_FAILED;
 		f->status = 503;

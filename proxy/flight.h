@@ -35,6 +35,8 @@ struct cache_store;
 struct cache_neg;
 struct worker_pool;
 struct strmap;
+struct direct;
+struct direct_req;
 
 /* What every flight needs; owned by the server, borrowed by flights. */
 struct flight_env {
@@ -46,6 +48,7 @@ struct flight_env {
 	struct worker_pool *workers;
 	struct strmap *flights;          /* rel -> struct flight *, owned by this module */
 	struct pool_set *pools;          /* the upstreams and their breakers */
+	struct direct *direct;           /* child go commands; NULL when nothing routes direct */
 	unsigned long upstream_requests; /* counters, for logs and tests */
 	unsigned long commits;
 };
@@ -81,6 +84,9 @@ struct flight {
 	struct flight_env *env;
 	char rel[FLIGHT_REL_MAX + 1];
 	char module[MODPATH_MAX + 1];
+	char version[MODPATH_MAX + 1]; /* unescaped; "" for list and latest */
+	enum modpath_kind kind;
+	struct direct_req *direct; /* the child go command fetching this, if any */
 	int immutable;
 	struct pool_walk walk;
 	struct pool_member *member;   /* the upstream being tried */
@@ -103,13 +109,14 @@ struct flight {
 };
 
 /* Attaches w to the flight for rel (escaped cache path of module), starting
- * one through pool (borrowed, from env->pools) if none runs. immutable says
+ * one through pool (borrowed, from env->pools; NULL: straight to the origin
+ * through env->direct) if none runs. mp names the object. immutable says
  * whether the object may be replaced once committed. w is borrowed until
  * flight_leave. 0, or -1 if no flight could be created (out of memory);
  * w->notify then never runs. Loop thread; safe from inside libevhtp
  * callbacks. */
-int flight_join(struct flight_env *env, struct pool *pool, const char *rel, const char *module,
-                int immutable, struct flight_waiter *w);
+int flight_join(struct flight_env *env, struct pool *pool, const struct modpath_req *mp,
+                const char *rel, int immutable, struct flight_waiter *w);
 
 /* The monotonic clock in milliseconds, as breakers and walks count time. */
 int64_t flight_now_ms(void);

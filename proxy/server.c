@@ -21,6 +21,7 @@
 #include "cache/store.h"
 #include "proxy/admin.h"
 #include "proxy/config.h"
+#include "proxy/direct.h"
 #include "proxy/conns.h"
 #include "proxy/fetch.h"
 #include "proxy/flight.h"
@@ -39,6 +40,7 @@
 #include <netinet/in.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* How much of a streamed body may sit in a socket's output buffer: enough
@@ -494,6 +496,10 @@ static void on_request(evhtp_request_t *req, void *arg)
 		route = POOL_ROUTE_DIRECT;
 	else
 		route = pool_route(&s->pools, mp.module, &pool);
+	/* A [route] to direct is served by modgate from the origin; GONOPROXY
+	 * (the chain's) leaves direct fetching to the client. */
+	if (route == POOL_ROUTE_DIRECT && s->pools.chain == NULL && s->env.direct)
+		route = POOL_ROUTE_POOL; /* with pool NULL: the flight goes direct */
 	if (route != POOL_ROUTE_POOL) {
 		if (fd >= 0)
 			close(fd);
@@ -515,7 +521,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 	c->stale_fd = fd;
 	c->stale_size = fd >= 0 ? st.size : 0;
 	c->waiter.notify = on_flight;
-	if (flight_join(&s->env, pool, rel, mp.module, immutable, &c->waiter) < 0) {
+	if (flight_join(&s->env, pool, &mp, rel, immutable, &c->waiter) < 0) {
 		if (fd >= 0)
 			close(fd);
 		free(c);
@@ -525,6 +531,32 @@ static void on_request(evhtp_request_t *req, void *arg)
 	}
 	evhtp_request_set_hook(req, evhtp_hook_on_request_fini, (evhtp_hook)on_request_fini, c);
 	evhtp_request_pause(req);
+}
+
+/* Child go commands, when a pool's on_open or a route says direct. Their
+ * folders live under the cache (.direct) so results are linked, not copied. */
+static int start_direct(struct server *s, char *err, size_t errlen)
+{
+	struct direct_opts o = {0};
+	char root[CONFIG_PATH_MAX + 16];
+	int i, needed = 0;
+
+	for (i = 0; i < s->cfg.n_pools; i++)
+		needed |= s->cfg.pools[i].on_open == CONFIG_ON_OPEN_DIRECT;
+	for (i = 0; i < s->cfg.n_routes; i++)
+		needed |= s->cfg.routes[i].target == CONFIG_ROUTE_DIRECT;
+	if (!needed)
+		return 0;
+	snprintf(root, sizeof(root), "%s/.direct", s->cfg.cache_dir);
+	if (mkdir(root, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", root, strerror(errno));
+		return -1;
+	}
+	o.go_binary = s->cfg.go_binary[0] ? s->cfg.go_binary : NULL;
+	o.tmp_root = root;
+
+	s->env.direct = direct_new(s->base, &o, s->env.workers, err, errlen);
+	return s->env.direct ? 0 : -1;
 }
 
 struct server *server_new(struct event_base *base, const struct config *cfg, char *err,
@@ -547,6 +579,7 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 		goto fail;
 	s->env.pools = &s->pools;
 	s->env.store = cache_store_open(cfg->cache_dir, err, errlen);
+
 	if (!s->env.store)
 		goto fail;
 	s->env.neg = cache_neg_new(100000);
@@ -558,6 +591,8 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 		snprintf(err, errlen, "cannot set up the server (out of memory or threads)");
 		goto fail;
 	}
+	if (start_direct(s, err, errlen) < 0)
+		goto fail;
 	evhtp_set_gencb(s->htp, on_request, s);
 	evhtp_set_post_accept_cb(s->htp, conn_set_on_accept, &s->clients);
 	evhtp_set_timeouts(s->htp, &read_to, &write_to);
@@ -600,6 +635,8 @@ void server_free(struct server *s)
 	}
 	if (s->env.flights)
 		flight_cancel_all(&s->env);
+	/* Before the workers: pending folder removals run on them. */
+	direct_free(s->env.direct);
 	/* Commits in progress finish before the store goes away. */
 	worker_pool_free(s->env.workers);
 	fetch_ctx_free(s->env.fetch);
