@@ -1,0 +1,3 @@
+module example.com/fix/Upper
+
+go 1.21

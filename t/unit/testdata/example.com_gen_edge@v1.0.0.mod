@@ -1,0 +1,3 @@
+module example.com/gen/edge
+
+go 1.21
