@@ -33,10 +33,10 @@ mkdir -p "$cache/example.com/bench/@v"
 printf '{"Version":"v1.0.0","Time":"2024-01-02T15:04:05Z"}' >"$cache/example.com/bench/@v/v1.0.0.info"
 head -c 1048576 /dev/urandom >"$cache/example.com/bench/@v/v1.0.0.zip"
 
-# A port nobody answers on, from the ephemeral-free range.
+# A port nobody answers on, outside the ephemeral range.
 port() {
 	while :; do
-		p=$(awk -v s="$$$(date +%N)" 'BEGIN { srand(s); print 20000 + int(rand() * 20000) }')
+		p=$(shuf -i 20000-30000 -n 1)
 		curl -s -o /dev/null "http://127.0.0.1:$p/" 2>/dev/null || { echo "$p"; return; }
 	done
 }
@@ -79,7 +79,7 @@ ng_pid=$!
 
 wait_port() {
 	i=0
-	while ! curl -fsS -o /dev/null "http://127.0.0.1:$1/example.com/bench/@v/v1.0.0.info"; do
+	while ! curl -fs -o /dev/null "http://127.0.0.1:$1/example.com/bench/@v/v1.0.0.info"; do
 		i=$((i + 1))
 		[ $i -gt 100 ] && { echo "bench: server on port $1 did not come up"; cat "$work"/*.log "$work/nginx.out"; exit 1; }
 		sleep 0.1
