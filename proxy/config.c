@@ -1510,8 +1510,12 @@ static int pool_value(struct loader *ld, const char *name, const char *value)
 			snprintf(why + used, sizeof(why) - used, " (write off for no hedging)");
 			goto bad;
 		}
-		pool->hedge_ms = (int)n;
-		return 1;
+		/* Refused rather than silently ignored until the flight sends
+		 * hedged requests. */
+		errf(
+		    why, sizeof(why),
+		    "hedged requests are not implemented yet: write hedge = off or remove the key");
+		goto bad;
 	}
 	errf(why, sizeof(why), "internal error: unknown pool key");
 bad:

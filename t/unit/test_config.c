@@ -1246,7 +1246,7 @@ static const char pools_ini[] = "[pool \"public\"]\n"                           
                                 "upstream = https://proxy.golang.org  weight=3\n"       /* 2 */
                                 "upstream = goproxy.cn weight=1\n"                      /* 3 */
                                 "upstream = https://goproxy.io/ backup\n"               /* 4 */
-                                "hedge = 300ms\n"                                       /* 5 */
+                                "hedge = off\n"                                         /* 5 */
                                 "retry_budget = 10%\n"                                  /* 6 */
                                 "retry_min_per_sec = 0\n"                               /* 7 */
                                 "\n"                                                    /* 8 */
@@ -1286,7 +1286,7 @@ static void test_pool_every_key(void **state)
 	assert_int_equal(p->on_open, CONFIG_ON_OPEN_503);
 	assert_int_equal(p->retry_budget_pct, 10);
 	assert_int_equal(p->retry_min_per_sec, 0);
-	assert_int_equal(p->hedge_ms, 300);
+	assert_int_equal(p->hedge_ms, 0);
 
 	p = &c.pools[1];
 	assert_string_equal(p->name, "corp");
@@ -1345,17 +1345,16 @@ static void test_pool_every_key(void **state)
 	assert_int_equal(c.pools[0].retry_budget_pct, 100);
 	assert_int_equal(c.pools[0].retry_min_per_sec, 1000);
 	assert_int_equal(c.pools[0].hedge_ms, 0);
-	assert_int_equal(load(&c,
-	                      "[pool \"p\"]\nupstream = https://a.example\nretry_budget = 0%\n"
-	                      "hedge = 1h\n",
+	assert_int_equal(load(&c, "[pool \"p\"]\nupstream = https://a.example\nretry_budget = 0%\n",
 	                      err, sizeof(err)),
 	                 0);
 	assert_int_equal(c.pools[0].retry_budget_pct, 0);
-	assert_int_equal(c.pools[0].hedge_ms, 3600000);
+	/* A hedge delay is well formed but refused: not implemented yet. */
 	assert_int_equal(
 	    load(&c, "[pool \"p\"]\nupstream = https://a.example\nhedge = 1ms\n", err, sizeof(err)),
-	    0);
-	assert_int_equal(c.pools[0].hedge_ms, 1);
+	    -1);
+	assert_non_null(
+	    strstr(err, "t.ini:3: [pool \"p\"] hedge: hedged requests are not implemented"));
 }
 
 struct pool_upstream_case {
@@ -1804,7 +1803,7 @@ static const struct ini_error_case pool_error_tests[] = {
     {"[pool \"a\"]\nweight = 3\n", 2,
      "unknown key 'weight' in [pool \"a\"] (known: upstream, on_open, retry_budget, "
      "retry_min_per_sec, hedge)"},
-    {"[pool \"a\"]\nupstream = https://a.example\nhedge = 1s\nhedge = 2s\n", 4,
+    {"[pool \"a\"]\nupstream = https://a.example\nhedge = off\nhedge = off\n", 4,
      "duplicate key 'hedge' in [pool \"a\"] (first set on line 3)"},
     {"[pool \"a\"]\nupstream = https://a.example/\nupstream = a.example weight=2\n", 3,
      "[pool \"a\"] upstream: https://a.example is already in this pool (line 2); give it a "
@@ -1970,7 +1969,7 @@ static void test_dump_pools(void **state)
 	                             "on_open = 503\n"
 	                             "retry_budget = 10%\n"
 	                             "retry_min_per_sec = 0\n"
-	                             "hedge = 300ms\n"
+	                             "hedge = off\n"
 	                             "\n"
 	                             "[pool \"corp\"]\n"
 	                             "upstream = http://athens.corp.example:3000 weight=1\n"
@@ -1992,13 +1991,13 @@ static void test_dump_pools(void **state)
 	assert_int_equal(
 	    load(&c,
 	         "[pool \"only\"]\nupstream = https://u:p@a.example/x/ weight=1000\n"
-	         "upstream = file:///srv/p backup\nhedge = 1h\n"
+	         "upstream = file:///srv/p backup\nhedge = off\n"
 	         "[breaker]\nfailures = 0\nslow = 1500ms\nopen_max = 24h\njitter = 0%\n",
 	         err, sizeof(err)),
 	    0);
 	text = dump_to_string(&c);
 	assert_non_null(strstr(text, "\nupstream = https://u:p@a.example/x weight=1000\n"));
-	assert_non_null(strstr(text, "\nhedge = 1h\n"));
+	assert_non_null(strstr(text, "\nhedge = off\n"));
 	assert_non_null(strstr(text, "\n[route]\n* = only\n"));
 	assert_non_null(strstr(text, "\nslow = 1500ms\n"));
 	assert_non_null(strstr(text, "\nopen_max = 24h\n"));
@@ -2059,7 +2058,7 @@ static void check_ini_example(const char *text)
 	assert_int_equal(c.pools[0].n_upstreams, 3);
 	assert_int_equal(c.pools[0].upstreams[0].weight, 3);
 	assert_int_equal(c.pools[0].upstreams[2].backup, 1);
-	assert_int_equal(c.pools[0].hedge_ms, 500);
+	assert_int_equal(c.pools[0].hedge_ms, 0);
 	assert_string_equal(c.pools[1].name, "corp");
 	assert_int_equal(c.pools[1].on_open, CONFIG_ON_OPEN_DIRECT);
 	assert_int_equal(c.pools[1].retry_budget_pct, 50);
