@@ -5,6 +5,8 @@
  */
 #include "breaker/breaker.h"
 
+#include "proxy/errbuf.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,27 +60,14 @@ void breaker_config_default(struct breaker_config *c)
 	c->half_open_successes = 1;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* 0 if lo <= v <= hi, else -1 with the message "name (v) must be ...". */
 static int in_range(const char *name, int v, int lo, int hi, const char *hint, char *err,
                     size_t errlen)
 {
 	if (v >= lo && v <= hi)
 		return 0;
-	set_err(err, errlen, "breaker: %s (%d) must be between %d and %d%s", name, v, lo, hi, hint);
+	errbuf_set(err, errlen, "breaker: %s (%d) must be between %d and %d%s", name, v, lo, hi,
+	           hint);
 	return -1;
 }
 

@@ -9,40 +9,28 @@
  */
 #include "breaker/budget.h"
 
+#include "proxy/errbuf.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int budget_config_check(double ratio, int min_per_sec, int64_t ttl_ms, char *err, size_t errlen)
 {
 	/* Written so that NaN fails too. */
 	if (!(ratio >= 0.0 && ratio <= BUDGET_RATIO_MAX)) {
-		set_err(err, errlen, "retry budget: ratio (%g) must be between 0 and %g", ratio,
-		        BUDGET_RATIO_MAX);
+		errbuf_set(err, errlen, "retry budget: ratio (%g) must be between 0 and %g", ratio,
+		           BUDGET_RATIO_MAX);
 		return -1;
 	}
 	if (min_per_sec < 0 || min_per_sec > BUDGET_MIN_PER_SEC_MAX) {
-		set_err(err, errlen, "retry budget: min_per_sec (%d) must be between 0 and %d",
-		        min_per_sec, BUDGET_MIN_PER_SEC_MAX);
+		errbuf_set(err, errlen, "retry budget: min_per_sec (%d) must be between 0 and %d",
+		           min_per_sec, BUDGET_MIN_PER_SEC_MAX);
 		return -1;
 	}
 	if (ttl_ms < 1 || ttl_ms > BUDGET_TTL_MAX_MS) {
-		set_err(err, errlen, "retry budget: ttl_ms (%lld) must be between 1 and %d",
-		        (long long)ttl_ms, BUDGET_TTL_MAX_MS);
+		errbuf_set(err, errlen, "retry budget: ttl_ms (%lld) must be between 1 and %d",
+		           (long long)ttl_ms, BUDGET_TTL_MAX_MS);
 		return -1;
 	}
 	return 0;

@@ -25,6 +25,8 @@
  */
 #include "proxy/config.h"
 
+#include "proxy/errbuf.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
@@ -42,20 +44,6 @@
 #define CONFIG_MAX_LINE 8192              /* longest line of the INI file, bytes */
 #define CONFIG_FILE_MAX (1024 * 1024)     /* largest INI file read */
 #define DURATION_LIMIT_MS 1000000000000LL /* 31 years: far past any range */
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* The C locale's isspace, without the locale. */
 static int is_blank(char ch)
@@ -99,22 +87,22 @@ static int parse_int(const char *s, long long min, long long max, long long *out
 	const char *p = s;
 
 	if (!*p) {
-		errf(err, errlen, "empty value, expected a number");
+		errbuf_set(err, errlen, "empty value, expected a number");
 		return -1;
 	}
 	for (; *p; p++) {
 		if (!is_digit(*p)) {
-			errf(err, errlen, "\"%s\" is not a whole decimal number", s);
+			errbuf_set(err, errlen, "\"%s\" is not a whole decimal number", s);
 			return -1;
 		}
 		v = v * 10 + (*p - '0');
 		if (v > max) {
-			errf(err, errlen, "%s is out of range %lld..%lld", s, min, max);
+			errbuf_set(err, errlen, "%s is out of range %lld..%lld", s, min, max);
 			return -1;
 		}
 	}
 	if (v < min) {
-		errf(err, errlen, "%s is out of range %lld..%lld", s, min, max);
+		errbuf_set(err, errlen, "%s is out of range %lld..%lld", s, min, max);
 		return -1;
 	}
 	*out = v;
@@ -130,8 +118,8 @@ static int parse_duration_ms(const char *s, long long *out, char *err, size_t er
 	long long total = 0;
 
 	if (!*p) {
-		errf(err, errlen,
-		     "empty duration (write 250ms, 30s, 5m, 1h or a number of seconds)");
+		errbuf_set(err, errlen,
+		           "empty duration (write 250ms, 30s, 5m, 1h or a number of seconds)");
 		return -1;
 	}
 	while (*p) {
@@ -139,16 +127,17 @@ static int parse_duration_ms(const char *s, long long *out, char *err, size_t er
 		const char *num = p;
 
 		if (!is_digit(*p)) {
-			errf(err, errlen,
-			     "bad duration \"%s\" (write 250ms, 30s, 5m, 1h, 1h30m or a number of "
-			     "seconds)",
-			     s);
+			errbuf_set(
+			    err, errlen,
+			    "bad duration \"%s\" (write 250ms, 30s, 5m, 1h, 1h30m or a number of "
+			    "seconds)",
+			    s);
 			return -1;
 		}
 		while (is_digit(*p)) {
 			n = n * 10 + (*p++ - '0');
 			if (n > DURATION_LIMIT_MS) {
-				errf(err, errlen, "duration \"%s\" is too large", s);
+				errbuf_set(err, errlen, "duration \"%s\" is too large", s);
 				return -1;
 			}
 		}
@@ -167,21 +156,22 @@ static int parse_duration_ms(const char *s, long long *out, char *err, size_t er
 		} else if (!*p && num == s) {
 			unit = 1000; /* a bare number is seconds */
 		} else if (!*p) {
-			errf(err, errlen, "bad duration \"%s\": missing unit after %lld", s, n);
+			errbuf_set(err, errlen, "bad duration \"%s\": missing unit after %lld", s,
+			           n);
 			return -1;
 		} else {
 			const char *u = p;
 
 			while (*p && !is_digit(*p))
 				p++;
-			errf(err, errlen,
-			     "bad duration \"%s\": unknown unit \"%.*s\" (use ms, s, m or h)", s,
-			     (int)(p - u), u);
+			errbuf_set(err, errlen,
+			           "bad duration \"%s\": unknown unit \"%.*s\" (use ms, s, m or h)",
+			           s, (int)(p - u), u);
 			return -1;
 		}
 		total += n * unit;
 		if (total > DURATION_LIMIT_MS) {
-			errf(err, errlen, "duration \"%s\" is too large", s);
+			errbuf_set(err, errlen, "duration \"%s\" is too large", s);
 			return -1;
 		}
 	}
@@ -244,24 +234,24 @@ static int check_hostport(const char *b, const char *e, char *why, size_t whylen
 		size_t n;
 
 		if (!close) {
-			errf(why, whylen, "missing ']' after the IPv6 address");
+			errbuf_set(why, whylen, "missing ']' after the IPv6 address");
 			return -1;
 		}
 		n = strcspn(b + 1, "%]"); /* without any %zone */
 		if (n >= sizeof(addr)) {
-			errf(why, whylen, "bad IPv6 address");
+			errbuf_set(why, whylen, "bad IPv6 address");
 			return -1;
 		}
 		memcpy(addr, b + 1, n);
 		addr[n] = '\0';
 		struct in6_addr a6;
 		if (inet_pton(AF_INET6, addr, &a6) != 1) {
-			errf(why, whylen, "bad IPv6 address \"%s\"", addr);
+			errbuf_set(why, whylen, "bad IPv6 address \"%s\"", addr);
 			return -1;
 		}
 		if (close + 1 < e) {
 			if (close[1] != ':') {
-				errf(why, whylen, "unexpected text after ']'");
+				errbuf_set(why, whylen, "unexpected text after ']'");
 				return -1;
 			}
 			port = close + 2;
@@ -271,13 +261,13 @@ static int check_hostport(const char *b, const char *e, char *why, size_t whylen
 
 		for (p = b; p < e && *p != ':'; p++) {
 			if (!is_alnum(*p) && !strchr("-._~%", *p)) {
-				errf(why, whylen, "character '%c' is not allowed in a host name",
-				     *p);
+				errbuf_set(why, whylen,
+				           "character '%c' is not allowed in a host name", *p);
 				return -1;
 			}
 		}
 		if (p == b) {
-			errf(why, whylen, "missing host");
+			errbuf_set(why, whylen, "missing host");
 			return -1;
 		}
 		if (p < e)
@@ -288,17 +278,17 @@ static int check_hostport(const char *b, const char *e, char *why, size_t whylen
 		const char *p;
 
 		if (port == e) {
-			errf(why, whylen, "empty port");
+			errbuf_set(why, whylen, "empty port");
 			return -1;
 		}
 		for (p = port; p < e; p++) {
 			if (!is_digit(*p) || (v = v * 10 + (*p - '0')) > 65535) {
-				errf(why, whylen, "bad port \"%.*s\"", (int)(e - port), port);
+				errbuf_set(why, whylen, "bad port \"%.*s\"", (int)(e - port), port);
 				return -1;
 			}
 		}
 		if (v == 0) {
-			errf(why, whylen, "port 0");
+			errbuf_set(why, whylen, "port 0");
 			return -1;
 		}
 	}
@@ -323,7 +313,8 @@ static int parse_proxy_url(const char *entry, char *out, size_t outlen, char *er
 	else
 		n = (size_t)snprintf(u, sizeof(u), "%s", entry);
 	if (n >= CONFIG_URL_MAX) {
-		errf(err, errlen, "invalid proxy URL: longer than %d bytes", CONFIG_URL_MAX - 1);
+		errbuf_set(err, errlen, "invalid proxy URL: longer than %d bytes",
+		           CONFIG_URL_MAX - 1);
 		return -1;
 	}
 	redact_url(u, shown, sizeof(shown));
@@ -331,22 +322,23 @@ static int parse_proxy_url(const char *entry, char *out, size_t outlen, char *er
 	for (p = u; *p; p++) {
 		if (!url_char_ok(*p)) {
 			if (*p > 0x20 && *p < 0x7f)
-				errf(err, errlen, "invalid proxy URL %s: percent-encode '%c'",
-				     shown, *p);
+				errbuf_set(err, errlen, "invalid proxy URL %s: percent-encode '%c'",
+				           shown, *p);
 			else
-				errf(err, errlen,
-				     "invalid proxy URL %s: blank, control or non-ASCII byte "
-				     "(percent-encode it)",
-				     shown);
+				errbuf_set(err, errlen,
+				           "invalid proxy URL %s: blank, control or non-ASCII byte "
+				           "(percent-encode it)",
+				           shown);
 			return -1;
 		}
 		if (*p == '?' || *p == '#') {
-			errf(err, errlen,
-			     "invalid proxy URL %s: a query or fragment is not allowed", shown);
+			errbuf_set(err, errlen,
+			           "invalid proxy URL %s: a query or fragment is not allowed",
+			           shown);
 			return -1;
 		}
 		if (*p == '%' && !(is_hex(p[1]) && is_hex(p[2]))) {
-			errf(err, errlen, "invalid proxy URL %s: bad %%-escape", shown);
+			errbuf_set(err, errlen, "invalid proxy URL %s: bad %%-escape", shown);
 			return -1;
 		}
 	}
@@ -358,15 +350,16 @@ static int parse_proxy_url(const char *entry, char *out, size_t outlen, char *er
 			n++;
 	if (n == 0 || u[n] != ':') {
 		if (u[0] == '/')
-			errf(err, errlen,
-			     "invalid proxy URL missing scheme: %s (for a directory, write "
-			     "file://%s)",
-			     shown, u);
+			errbuf_set(err, errlen,
+			           "invalid proxy URL missing scheme: %s (for a directory, write "
+			           "file://%s)",
+			           shown, u);
 		else
-			errf(err, errlen,
-			     "invalid proxy URL missing scheme: %s (single words are reserved for "
-			     "direct and off)",
-			     shown);
+			errbuf_set(
+			    err, errlen,
+			    "invalid proxy URL missing scheme: %s (single words are reserved for "
+			    "direct and off)",
+			    shown);
 		return -1;
 	}
 	if (n >= sizeof(scheme))
@@ -380,10 +373,11 @@ static int parse_proxy_url(const char *entry, char *out, size_t outlen, char *er
 		if (rest[0] == '/' && rest[1] == '/') {
 			auth_end = rest + 2 + strcspn(rest + 2, "/");
 			if (auth_end != rest + 2) {
-				errf(err, errlen,
-				     "invalid file:// proxy URL with non-path elements: %s (write "
-				     "file:///path)",
-				     shown);
+				errbuf_set(
+				    err, errlen,
+				    "invalid file:// proxy URL with non-path elements: %s (write "
+				    "file:///path)",
+				    shown);
 				return -1;
 			}
 			path = auth_end;
@@ -391,10 +385,10 @@ static int parse_proxy_url(const char *entry, char *out, size_t outlen, char *er
 			path = rest; /* "file:/srv/x" */
 		} else {
 			/* "file:x" is an opaque URL to Go, refused for the same reason */
-			errf(err, errlen,
-			     "invalid file:// proxy URL with non-path elements: %s (write "
-			     "file:///path)",
-			     shown);
+			errbuf_set(err, errlen,
+			           "invalid file:// proxy URL with non-path elements: %s (write "
+			           "file:///path)",
+			           shown);
 			return -1;
 		}
 		plen = strlen(path);
@@ -405,8 +399,8 @@ static int parse_proxy_url(const char *entry, char *out, size_t outlen, char *er
 		const char *hp, *at = NULL;
 
 		if (rest[0] != '/' || rest[1] != '/') {
-			errf(err, errlen, "invalid proxy URL %s: expected %s://host", shown,
-			     scheme);
+			errbuf_set(err, errlen, "invalid proxy URL %s: expected %s://host", shown,
+			           scheme);
 			return -1;
 		}
 		hp = rest + 2;
@@ -417,7 +411,7 @@ static int parse_proxy_url(const char *entry, char *out, size_t outlen, char *er
 		if (at)
 			hp = at + 1; /* user[:password]@ is kept as written */
 		if (check_hostport(hp, auth_end, why, sizeof(why)) < 0) {
-			errf(err, errlen, "invalid proxy URL %s: %s", shown, why);
+			errbuf_set(err, errlen, "invalid proxy URL %s: %s", shown, why);
 			return -1;
 		}
 		path = auth_end;
@@ -430,13 +424,13 @@ static int parse_proxy_url(const char *entry, char *out, size_t outlen, char *er
 		goto bad_scheme;
 	}
 	if (n >= outlen) {
-		errf(err, errlen, "invalid proxy URL: longer than %zu bytes", outlen - 1);
+		errbuf_set(err, errlen, "invalid proxy URL: longer than %zu bytes", outlen - 1);
 		return -1;
 	}
 	return 0;
 
 bad_scheme:
-	errf(err, errlen, "invalid proxy URL scheme (must be https, http, file): %s", shown);
+	errbuf_set(err, errlen, "invalid proxy URL scheme (must be https, http, file): %s", shown);
 	return -1;
 }
 
@@ -462,13 +456,13 @@ int config_parse_goproxy(struct config *c, const char *list, char *err, size_t e
 		if (b == e)
 			continue;
 		if (n == CONFIG_MAX_UPSTREAMS) {
-			errf(err, errlen, "more than %d entries in the proxy list",
-			     CONFIG_MAX_UPSTREAMS);
+			errbuf_set(err, errlen, "more than %d entries in the proxy list",
+			           CONFIG_MAX_UPSTREAMS);
 			return -1;
 		}
 		if ((size_t)(e - b) >= sizeof(entry)) {
-			errf(err, errlen, "invalid proxy URL: longer than %d bytes",
-			     CONFIG_URL_MAX - 1);
+			errbuf_set(err, errlen, "invalid proxy URL: longer than %d bytes",
+			           CONFIG_URL_MAX - 1);
 			return -1;
 		}
 		memcpy(entry, b, (size_t)(e - b));
@@ -490,7 +484,8 @@ int config_parse_goproxy(struct config *c, const char *list, char *err, size_t e
 		n++;
 	}
 	if (n == 0) {
-		errf(err, errlen, "GOPROXY list is not the empty string, but contains no entries");
+		errbuf_set(err, errlen,
+		           "GOPROXY list is not the empty string, but contains no entries");
 		return -1;
 	}
 	memcpy(c->upstreams, ups, sizeof(ups));
@@ -507,7 +502,8 @@ int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, ch
 	long long v;
 
 	if (!*s) {
-		errf(err, errlen, "empty listen address (write host:port, [v6]:port or :port)");
+		errbuf_set(err, errlen,
+		           "empty listen address (write host:port, [v6]:port or :port)");
 		return -1;
 	}
 	if (s[0] == '[') {
@@ -516,14 +512,14 @@ int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, ch
 		size_t n;
 
 		if (!close) {
-			errf(err, errlen, "\"%s\": missing ']' after the IPv6 address", s);
+			errbuf_set(err, errlen, "\"%s\": missing ']' after the IPv6 address", s);
 			return -1;
 		}
 		hb = s + 1;
 		he = close;
 		n = (size_t)(he - hb);
 		if (n == 0 || n >= sizeof(addr)) {
-			errf(err, errlen, "\"%s\": bad IPv6 address", s);
+			errbuf_set(err, errlen, "\"%s\": bad IPv6 address", s);
 			return -1;
 		}
 		memcpy(addr, hb, n);
@@ -531,18 +527,18 @@ int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, ch
 		addr[strcspn(addr, "%")] = '\0'; /* a %zone is left to the kernel */
 		struct in6_addr a6;
 		if (inet_pton(AF_INET6, addr, &a6) != 1) {
-			errf(err, errlen, "\"%s\": bad IPv6 address", s);
+			errbuf_set(err, errlen, "\"%s\": bad IPv6 address", s);
 			return -1;
 		}
 		for (p = hb; p < he; p++) {
 			if (!is_alnum(*p) && !strchr(":.%-_", *p)) {
-				errf(err, errlen, "\"%s\": bad IPv6 address", s);
+				errbuf_set(err, errlen, "\"%s\": bad IPv6 address", s);
 				return -1;
 			}
 		}
 		if (close[1] != ':') {
-			errf(err, errlen, "\"%s\": missing port (write [%.*s]:8080)", s, (int)n,
-			     hb);
+			errbuf_set(err, errlen, "\"%s\": missing port (write [%.*s]:8080)", s,
+			           (int)n, hb);
 			return -1;
 		}
 		colon = close + 1;
@@ -550,37 +546,41 @@ int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, ch
 		colon = strrchr(s, ':');
 		if (!colon) {
 			if (is_digit(s[0]) && s[strspn(s, "0123456789")] == '\0')
-				errf(err, errlen,
-				     "\"%s\": missing host (write :%s for every address)", s, s);
+				errbuf_set(err, errlen,
+				           "\"%s\": missing host (write :%s for every address)", s,
+				           s);
 			else
-				errf(err, errlen, "\"%s\": missing port (write %s:8080)", s, s);
+				errbuf_set(err, errlen, "\"%s\": missing port (write %s:8080)", s,
+				           s);
 			return -1;
 		}
 		hb = s;
 		he = colon;
 		for (p = hb; p < he; p++) {
 			if (*p == ':') {
-				errf(err, errlen,
-				     "\"%s\": an IPv6 address must be in brackets, as [::1]:8080",
-				     s);
+				errbuf_set(
+				    err, errlen,
+				    "\"%s\": an IPv6 address must be in brackets, as [::1]:8080",
+				    s);
 				return -1;
 			}
 			if (!is_alnum(*p) && *p != '-' && *p != '.' && *p != '_') {
-				errf(err, errlen,
-				     "\"%s\": character '%c' is not allowed in a host (write :port "
-				     "for "
-				     "every address)",
-				     s, *p);
+				errbuf_set(
+				    err, errlen,
+				    "\"%s\": character '%c' is not allowed in a host (write :port "
+				    "for "
+				    "every address)",
+				    s, *p);
 				return -1;
 			}
 		}
 	}
 	if (parse_int(colon + 1, 1, 65535, &v, NULL, 0) < 0) {
-		errf(err, errlen, "\"%s\": port must be a number from 1 to 65535", s);
+		errbuf_set(err, errlen, "\"%s\": port must be a number from 1 to 65535", s);
 		return -1;
 	}
 	if ((size_t)(he - hb) >= hostlen) {
-		errf(err, errlen, "\"%s\": host name too long", s);
+		errbuf_set(err, errlen, "\"%s\": host name too long", s);
 		return -1;
 	}
 	memcpy(host, hb, (size_t)(he - hb));
@@ -594,13 +594,14 @@ int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, ch
 static int check_writable(const char *v, char *err, size_t errlen)
 {
 	if (v[0] == ';' || v[0] == '"' || v[0] == '\'') {
-		errf(err, errlen, "\"%s\" cannot start with '%c' in modgate.ini", v, v[0]);
+		errbuf_set(err, errlen, "\"%s\" cannot start with '%c' in modgate.ini", v, v[0]);
 		return -1;
 	}
 	for (const char *p = v; *p; p++) {
 		if (p[0] == ';' && p > v && is_blank(p[-1])) {
-			errf(err, errlen,
-			     "\"%s\": a ';' after a blank starts a comment in modgate.ini", v);
+			errbuf_set(err, errlen,
+			           "\"%s\": a ';' after a blank starts a comment in modgate.ini",
+			           v);
 			return -1;
 		}
 	}
@@ -614,23 +615,23 @@ static int set_path(char *dst, size_t dstlen, const char *v, char *err, size_t e
 	size_t n = strlen(v);
 
 	if (n == 0) {
-		errf(err, errlen, "empty path");
+		errbuf_set(err, errlen, "empty path");
 		return -1;
 	}
 	if (is_blank(v[0]) || is_blank(v[n - 1])) {
-		errf(err, errlen, "\"%s\": blank at the start or end of the path", v);
+		errbuf_set(err, errlen, "\"%s\": blank at the start or end of the path", v);
 		return -1;
 	}
 	if (check_writable(v, err, errlen) < 0)
 		return -1;
 	for (const char *p = v; *p; p++) {
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			errf(err, errlen, "control character in the path");
+			errbuf_set(err, errlen, "control character in the path");
 			return -1;
 		}
 	}
 	if (copy_str(dst, dstlen, v) < 0) {
-		errf(err, errlen, "path longer than %zu bytes", dstlen - 1);
+		errbuf_set(err, errlen, "path longer than %zu bytes", dstlen - 1);
 		return -1;
 	}
 	return 0;
@@ -647,7 +648,7 @@ static int set_joined_path(char *dst, size_t dstlen, const char *base, const cha
 	while (n > 0 && base[n - 1] == '/')
 		n--;
 	if ((size_t)snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, base, leaf) >= sizeof(buf)) {
-		errf(err, errlen, "path longer than %zu bytes", sizeof(buf) - 1);
+		errbuf_set(err, errlen, "path longer than %zu bytes", sizeof(buf) - 1);
 		return -1;
 	}
 	return set_path(dst, dstlen, buf, err, errlen);
@@ -668,19 +669,20 @@ static int set_patterns(char *dst, size_t dstlen, const char *v, char *err, size
 			while (b > 0 && v[b - 1] != ',')
 				b--;
 			e += strcspn(p, ",");
-			errf(err, errlen,
-			     "pattern \"%.*s\" contains a blank or control character; the go "
-			     "command "
-			     "does not trim patterns, so it would never match (write a,b without "
-			     "spaces)",
-			     (int)(e - b), v + b);
+			errbuf_set(
+			    err, errlen,
+			    "pattern \"%.*s\" contains a blank or control character; the go "
+			    "command "
+			    "does not trim patterns, so it would never match (write a,b without "
+			    "spaces)",
+			    (int)(e - b), v + b);
 			return -1;
 		}
 	}
 	if (pathglob_check_patterns(v, err, errlen) < 0 || check_writable(v, err, errlen) < 0)
 		return -1;
 	if (copy_str(dst, dstlen, v) < 0) {
-		errf(err, errlen, "pattern list longer than %zu bytes", dstlen - 1);
+		errbuf_set(err, errlen, "pattern list longer than %zu bytes", dstlen - 1);
 		return -1;
 	}
 	return 0;
@@ -803,7 +805,7 @@ static int out_of_range(const char *v, long long min_ms, long long max_ms, char 
 
 	format_duration(min_ms, lo, sizeof(lo));
 	format_duration(max_ms, hi, sizeof(hi));
-	errf(err, errlen, "%s is out of range %s..%s", v, lo, hi);
+	errbuf_set(err, errlen, "%s is out of range %s..%s", v, lo, hi);
 	return -1;
 }
 
@@ -816,15 +818,16 @@ static int parse_percent(const char *v, long long min, long long max, long long 
 	size_t n = strlen(v);
 
 	if (n == 0 || v[n - 1] != '%' || n - 1 >= sizeof(num)) {
-		errf(err, errlen,
-		     "\"%s\" is not a percentage (write %lld%% to %lld%%, with the %% sign)", v,
-		     min, max);
+		errbuf_set(err, errlen,
+		           "\"%s\" is not a percentage (write %lld%% to %lld%%, with the %% sign)",
+		           v, min, max);
 		return -1;
 	}
 	memcpy(num, v, n - 1);
 	num[n - 1] = '\0';
 	if (parse_int(num, min, max, out, NULL, 0) < 0) {
-		errf(err, errlen, "\"%s\" is not a percentage from %lld%% to %lld%%", v, min, max);
+		errbuf_set(err, errlen, "\"%s\" is not a percentage from %lld%% to %lld%%", v, min,
+		           max);
 		return -1;
 	}
 	return 0;
@@ -858,7 +861,7 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 		if (parse_duration_ms(v, &n, err, errlen) < 0)
 			return -1;
 		if (n % 1000 != 0) {
-			errf(err, errlen, "%s is not a whole number of seconds", v);
+			errbuf_set(err, errlen, "%s is not a whole number of seconds", v);
 			return -1;
 		}
 		if (n / 1000 < k->min || n / 1000 > k->max)
@@ -876,10 +879,11 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 		if (!*v) {
 			/* In a file, an empty list is more likely a slip than a
 			 * wish for the default; say which one was meant. */
-			errf(err, errlen,
-			     "empty proxy list (write off to disable upstreams, or remove the key "
-			     "for the default %s)",
-			     CONFIG_DEFAULT_GOPROXY);
+			errbuf_set(
+			    err, errlen,
+			    "empty proxy list (write off to disable upstreams, or remove the key "
+			    "for the default %s)",
+			    CONFIG_DEFAULT_GOPROXY);
 			return -1;
 		}
 		return config_parse_goproxy(c, v, err, errlen);
@@ -891,7 +895,7 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 		*int_field(c, k) = (int)n;
 		return 0;
 	}
-	errf(err, errlen, "internal error: unknown key kind");
+	errbuf_set(err, errlen, "internal error: unknown key kind");
 	return -1;
 }
 
@@ -1011,55 +1015,57 @@ static int parse_pool_upstream(const char *v, struct config_pool_upstream *u, ch
 			p++;
 		e = p;
 		if ((size_t)(e - b) >= sizeof(tok)) {
-			errf(err, errlen, "invalid proxy URL: longer than %d bytes",
-			     CONFIG_URL_MAX - 1);
+			errbuf_set(err, errlen, "invalid proxy URL: longer than %d bytes",
+			           CONFIG_URL_MAX - 1);
 			return -1;
 		}
 		memcpy(tok, b, (size_t)(e - b));
 		tok[e - b] = '\0';
 		if (n++ == 0) {
 			if (strcmp(tok, "direct") == 0 || strcmp(tok, "off") == 0) {
-				errf(err, errlen,
-				     "%s is not an upstream (a pool's on_open = direct, or a route "
-				     "to direct or off, says that)",
-				     tok);
+				errbuf_set(
+				    err, errlen,
+				    "%s is not an upstream (a pool's on_open = direct, or a route "
+				    "to direct or off, says that)",
+				    tok);
 				return -1;
 			}
 			if (strpbrk(tok, ",|")) {
-				errf(err, errlen,
-				     "one URL per upstream line: repeat the key for more (',' and "
-				     "'|' separate the entries of a GOPROXY list, not of a pool)");
+				errbuf_set(
+				    err, errlen,
+				    "one URL per upstream line: repeat the key for more (',' and "
+				    "'|' separate the entries of a GOPROXY list, not of a pool)");
 				return -1;
 			}
 			if (parse_proxy_url(tok, u->url, sizeof(u->url), err, errlen) < 0)
 				return -1;
 		} else if (strncmp(tok, "weight=", 7) == 0) {
 			if (have_weight++) {
-				errf(err, errlen, "weight given twice");
+				errbuf_set(err, errlen, "weight given twice");
 				return -1;
 			}
 			if (parse_int(tok + 7, CONFIG_WEIGHT_MIN, CONFIG_WEIGHT_MAX, &w, NULL, 0) <
 			    0) {
-				errf(err, errlen,
-				     "bad %s: the weight is a whole number from %d to %d", tok,
-				     CONFIG_WEIGHT_MIN, CONFIG_WEIGHT_MAX);
+				errbuf_set(err, errlen,
+				           "bad %s: the weight is a whole number from %d to %d",
+				           tok, CONFIG_WEIGHT_MIN, CONFIG_WEIGHT_MAX);
 				return -1;
 			}
 			u->weight = (int)w;
 		} else if (strcmp(tok, "backup") == 0) {
 			if (u->backup++) {
-				errf(err, errlen, "backup given twice");
+				errbuf_set(err, errlen, "backup given twice");
 				return -1;
 			}
 		} else {
-			errf(err, errlen, "unknown option \"%s\" after the URL (write weight=N%s)",
-			     tok,
-			     strncmp(tok, "weight", 6) == 0 ? " without blanks" : " or backup");
+			errbuf_set(
+			    err, errlen, "unknown option \"%s\" after the URL (write weight=N%s)",
+			    tok, strncmp(tok, "weight", 6) == 0 ? " without blanks" : " or backup");
 			return -1;
 		}
 	}
 	if (n == 0) {
-		errf(err, errlen, "empty value (write upstream = URL [weight=N] [backup])");
+		errbuf_set(err, errlen, "empty value (write upstream = URL [weight=N] [backup])");
 		return -1;
 	}
 	return 0;
@@ -1075,35 +1081,35 @@ static int set_route_pattern(char *dst, size_t dstlen, const char *k, char *err,
 	if (n > 0 && k[n - 1] == '/')
 		n--;
 	if (n == 0) {
-		errf(err, errlen, "empty pattern (write * for every module)");
+		errbuf_set(err, errlen, "empty pattern (write * for every module)");
 		return -1;
 	}
 	/* pathglob would drop a second '/' too, at match time: refuse what
 	 * has no single meaning, so the stored pattern is what matches. */
 	if (k[n - 1] == '/') {
-		errf(err, errlen, "pattern \"%s\" ends with an empty path element", k);
+		errbuf_set(err, errlen, "pattern \"%s\" ends with an empty path element", k);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (is_blank(k[i]) || (unsigned char)k[i] < 0x20 || k[i] == 0x7f) {
-			errf(err, errlen, "pattern \"%s\" contains a blank or control character",
-			     k);
+			errbuf_set(err, errlen,
+			           "pattern \"%s\" contains a blank or control character", k);
 			return -1;
 		}
 	}
 	if (memchr(k, ',', n)) {
-		errf(err, errlen,
-		     "\"%s\": one pattern per route (a ',' list is GOPRIVATE's syntax, not a "
-		     "route's: write one line per pattern)",
-		     k);
+		errbuf_set(err, errlen,
+		           "\"%s\": one pattern per route (a ',' list is GOPRIVATE's syntax, not a "
+		           "route's: write one line per pattern)",
+		           k);
 		return -1;
 	}
 	if (k[0] == '"' || k[0] == '\'') {
-		errf(err, errlen, "patterns are not quoted; remove the quotes");
+		errbuf_set(err, errlen, "patterns are not quoted; remove the quotes");
 		return -1;
 	}
 	if (n >= dstlen) {
-		errf(err, errlen, "pattern longer than %zu bytes", dstlen - 1);
+		errbuf_set(err, errlen, "pattern longer than %zu bytes", dstlen - 1);
 		return -1;
 	}
 	memcpy(dst, k, n);
@@ -1482,7 +1488,7 @@ static int pool_value(struct loader *ld, const char *name, const char *value)
 			pool->on_open = CONFIG_ON_OPEN_DIRECT;
 			return 1;
 		}
-		errf(why, sizeof(why), "\"%s\" is not a policy (write 503 or direct)", value);
+		errbuf_set(why, sizeof(why), "\"%s\" is not a policy (write 503 or direct)", value);
 		goto bad;
 	case POOL_RETRY_BUDGET:
 		if (parse_percent(value, 0, 100, &n, why, sizeof(why)) < 0)
@@ -1512,12 +1518,12 @@ static int pool_value(struct loader *ld, const char *name, const char *value)
 		}
 		/* Refused rather than silently ignored until the flight sends
 		 * hedged requests. */
-		errf(
+		errbuf_set(
 		    why, sizeof(why),
 		    "hedged requests are not implemented yet: write hedge = off or remove the key");
 		goto bad;
 	}
-	errf(why, sizeof(why), "internal error: unknown pool key");
+	errbuf_set(why, sizeof(why), "internal error: unknown pool key");
 bad:
 	loader_fail(ld, "[pool \"%s\"] %s: %s%s", pool->name, name, why,
 	            strstr(value, " #") ? " (only ';' starts a comment after a value)" : "");
@@ -1734,10 +1740,11 @@ static void syntax_error(const char *text, size_t len, const char *name, int lin
 	while (p < end && is_blank(*p) && *p != '\n')
 		p++;
 	if (p < end && *p == '[')
-		errf(err, errlen, "%s:%d: section header without a closing ']'", name, line);
+		errbuf_set(err, errlen, "%s:%d: section header without a closing ']'", name, line);
 	else
-		errf(err, errlen, "%s:%d: expected 'key = value', '[section]' or a ';' comment",
-		     name, line);
+		errbuf_set(err, errlen,
+		           "%s:%d: expected 'key = value', '[section]' or a ';' comment", name,
+		           line);
 }
 
 static int load_text(struct config *c, const char *text, size_t len, const char *name, char *err,
@@ -1750,7 +1757,7 @@ static int load_text(struct config *c, const char *text, size_t len, const char 
 	int rc, saved_max_line, ret = -1;
 
 	if (!tmp || !ld) {
-		errf(err, errlen, "%s: out of memory", name);
+		errbuf_set(err, errlen, "%s: out of memory", name);
 		goto out;
 	}
 	*tmp = *c;
@@ -1773,7 +1780,7 @@ static int load_text(struct config *c, const char *text, size_t len, const char 
 	ini_max_line = saved_max_line;
 
 	if (rc < 0) {
-		errf(err, errlen, "%s: %s", name, rc == -2 ? "out of memory" : "cannot read");
+		errbuf_set(err, errlen, "%s: %s", name, rc == -2 ? "out of memory" : "cannot read");
 		goto out;
 	}
 	if (rc > 0 && (!ld->failed || rc < ld->err_line)) {
@@ -1784,9 +1791,9 @@ static int load_text(struct config *c, const char *text, size_t len, const char 
 		loader_finish(ld);
 	if (ld->failed) {
 		if (ld->err_line > 0)
-			errf(err, errlen, "%s:%d: %s", name, ld->err_line, ld->msg);
+			errbuf_set(err, errlen, "%s:%d: %s", name, ld->err_line, ld->msg);
 		else
-			errf(err, errlen, "%s: %s", name, ld->msg);
+			errbuf_set(err, errlen, "%s: %s", name, ld->msg);
 		goto out;
 	}
 	*c = *tmp;
@@ -1812,21 +1819,21 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 
 	f = fopen(path, "rb");
 	if (!f) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
+		errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	buf = malloc(CONFIG_FILE_MAX + 1);
 	if (!buf) {
-		errf(err, errlen, "%s: out of memory", path);
+		errbuf_set(err, errlen, "%s: out of memory", path);
 		goto out_close;
 	}
 	n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
 	if (ferror(f)) {
-		errf(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
+		errbuf_set(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
 		goto out_free;
 	}
 	if (n > CONFIG_FILE_MAX) {
-		errf(err, errlen, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+		errbuf_set(err, errlen, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
 		goto out_free;
 	}
 	buf[n] = '\0';
@@ -1871,27 +1878,27 @@ int config_apply_env(struct config *c, char *err, size_t errlen)
 	/* The go command's own rule is that a variable set to "" is unset. */
 	if ((v = getenv("MODGATE_CACHE")) && *v) {
 		if (set_path(tmp.cache_dir, sizeof(tmp.cache_dir), v, why, sizeof(why)) < 0) {
-			errf(err, errlen, "MODGATE_CACHE: %s", why);
+			errbuf_set(err, errlen, "MODGATE_CACHE: %s", why);
 			return -1;
 		}
 	} else if ((v = getenv("XDG_CACHE_HOME")) && v[0] == '/') {
 		/* The XDG spec says to ignore a relative XDG_CACHE_HOME. */
 		if (set_joined_path(tmp.cache_dir, sizeof(tmp.cache_dir), v, "modgate", why,
 		                    sizeof(why)) < 0) {
-			errf(err, errlen, "XDG_CACHE_HOME: %s", why);
+			errbuf_set(err, errlen, "XDG_CACHE_HOME: %s", why);
 			return -1;
 		}
 	} else if ((v = getenv("HOME")) && *v) {
 		if (set_joined_path(tmp.cache_dir, sizeof(tmp.cache_dir), v, ".cache/modgate", why,
 		                    sizeof(why)) < 0) {
-			errf(err, errlen, "HOME: %s", why);
+			errbuf_set(err, errlen, "HOME: %s", why);
 			return -1;
 		}
 	}
 
 	if ((v = getenv("GOPROXY")) && *v) {
 		if (config_parse_goproxy(&tmp, v, why, sizeof(why)) < 0) {
-			errf(err, errlen, "GOPROXY: %s", why);
+			errbuf_set(err, errlen, "GOPROXY: %s", why);
 			return -1;
 		}
 	}
@@ -1904,7 +1911,7 @@ int config_apply_env(struct config *c, char *err, size_t errlen)
 	}
 	if (v && *v) {
 		if (set_patterns(tmp.noproxy, sizeof(tmp.noproxy), v, why, sizeof(why)) < 0) {
-			errf(err, errlen, "%s: %s", var, why);
+			errbuf_set(err, errlen, "%s: %s", var, why);
 			return -1;
 		}
 	}

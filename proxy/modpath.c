@@ -14,6 +14,8 @@
  */
 #include "proxy/modpath.h"
 
+#include "proxy/errbuf.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,20 +26,6 @@ enum path_kind { KIND_MODULE, KIND_FILE };
 #define WHY_MAX 512
 /* Untrusted strings are quoted up to this many bytes, then "...". */
 #define QUOTE_MAX 80
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Writes s[0..n) as a double-quoted string with Go-like escapes for '"', '\'
  * and every byte outside printable ASCII, cut after QUOTE_MAX input bytes.
@@ -466,15 +454,15 @@ static int unescape_n(const char *esc, size_t n, char *out, size_t outlen, const
 	case UNESC_OK:
 		break;
 	case UNESC_MALFORMED:
-		errf(err, errlen, "invalid escaped %s %s: malformed case-encoding", what, q);
+		errbuf_set(err, errlen, "invalid escaped %s %s: malformed case-encoding", what, q);
 		return -1;
 	case UNESC_TOOLONG:
-		errf(err, errlen, "invalid escaped %s %s: too long", what, q);
+		errbuf_set(err, errlen, "invalid escaped %s %s: too long", what, q);
 		return -1;
 	}
 	if (check(out, outn, why) < 0) {
 		out[0] = '\0';
-		errf(err, errlen, "invalid escaped %s %s: %s", what, q, why);
+		errbuf_set(err, errlen, "invalid escaped %s %s: %s", what, q, why);
 		return -1;
 	}
 	return 0;
@@ -500,7 +488,7 @@ int modpath_check_path(const char *path, char *err, size_t errlen)
 	if (check_path_n(path, n, why) == 0)
 		return 0;
 	quote(q, path, n);
-	errf(err, errlen, "malformed module path %s: %s", q, why);
+	errbuf_set(err, errlen, "malformed module path %s: %s", q, why);
 	return -1;
 }
 
@@ -512,7 +500,7 @@ int modpath_check_version_elem(const char *v, char *err, size_t errlen)
 	if (check_version_n(v, n, why) == 0)
 		return 0;
 	quote(q, v, n);
-	errf(err, errlen, "invalid version %s: %s", q, why);
+	errbuf_set(err, errlen, "invalid version %s: %s", q, why);
 	return -1;
 }
 
@@ -526,7 +514,7 @@ int modpath_escape_path(const char *path, char *out, size_t outlen, char *err, s
 		return -1;
 	if (case_escape(path, strlen(path), out, outlen) < 0) {
 		quote(q, path, strlen(path));
-		errf(err, errlen, "module path %s: escaped form too long", q);
+		errbuf_set(err, errlen, "module path %s: escaped form too long", q);
 		return -1;
 	}
 	return 0;
@@ -550,12 +538,12 @@ int modpath_escape_version(const char *v, char *out, size_t outlen, char *err, s
 		/* "!" is the escape character, so a literal one has no
 		 * encoding; Go refuses it here for the same reason. */
 		quote(q, v, n);
-		errf(err, errlen, "invalid version %s: disallowed version string", q);
+		errbuf_set(err, errlen, "invalid version %s: disallowed version string", q);
 		return -1;
 	}
 	if (case_escape(v, n, out, outlen) < 0) {
 		quote(q, v, n);
-		errf(err, errlen, "version %s: escaped form too long", q);
+		errbuf_set(err, errlen, "version %s: escaped form too long", q);
 		return -1;
 	}
 	return 0;
@@ -791,18 +779,18 @@ int modpath_parse_request(const char *raw, struct modpath_req *req, int *status,
 	req_clear(req);
 	*status = 400;
 	if (raw == NULL || raw[0] != '/') {
-		errf(err, errlen, "request path must start with \"/\"");
+		errbuf_set(err, errlen, "request path must start with \"/\"");
 		goto fail;
 	}
 	rawlen = strnlen(raw, MODPATH_RAW_MAX + 1);
 	if (rawlen > MODPATH_RAW_MAX) {
-		errf(err, errlen, "request path longer than %d bytes", MODPATH_RAW_MAX);
+		errbuf_set(err, errlen, "request path longer than %d bytes", MODPATH_RAW_MAX);
 		goto fail;
 	}
 	dn = percent_decode(raw, rawlen, dec);
 	if (dn < 0) {
-		errf(err, errlen,
-		     "malformed percent-encoding or control character in request path");
+		errbuf_set(err, errlen,
+		           "malformed percent-encoding or control character in request path");
 		goto fail;
 	}
 	n = (size_t)dn;
@@ -858,8 +846,8 @@ int modpath_parse_request(const char *raw, struct modpath_req *req, int *status,
 	req->canonical = is_canonical_n(req->version, strlen(req->version));
 	if (!req->canonical && (req->kind == MODPATH_MOD || req->kind == MODPATH_ZIP)) {
 		quote(q, req->version, strlen(req->version));
-		errf(err, errlen, "version %s is not canonical: .mod and .zip need one like v1.2.3",
-		     q);
+		errbuf_set(err, errlen,
+		           "version %s is not canonical: .mod and .zip need one like v1.2.3", q);
 		goto fail;
 	}
 done:
@@ -868,10 +856,10 @@ done:
 notfound:
 	*status = 404;
 	quote(q, dec, n);
-	errf(err, errlen,
-	     "not a module proxy endpoint: %s (want /$module/@v/list, "
-	     "/$module/@v/$version.info|.mod|.zip or /$module/@latest)",
-	     q);
+	errbuf_set(err, errlen,
+	           "not a module proxy endpoint: %s (want /$module/@v/list, "
+	           "/$module/@v/$version.info|.mod|.zip or /$module/@latest)",
+	           q);
 fail:
 	req_clear(req);
 	return -1;

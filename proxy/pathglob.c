@@ -14,6 +14,8 @@
  */
 #include "proxy/pathglob.h"
 
+#include "proxy/errbuf.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -314,17 +316,6 @@ int pathglob_match_prefix(const char *patterns, const char *path)
 	return 0;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int pathglob_check_patterns(const char *patterns, char *err, size_t errlen)
 {
 	const char *pbeg, *pend, *list = patterns;
@@ -333,10 +324,10 @@ int pathglob_check_patterns(const char *patterns, char *err, size_t errlen)
 		/* Matching the empty name walks every chunk, so it reports any
 		 * syntax error the pattern has. */
 		if (match_span(pbeg, pend, "", "") < 0) {
-			set_err(err, errlen,
-			        "bad pattern \"%.*s\": syntax error (path.Match syntax: *, ?, "
-			        "[a-z], [^a-z], \\c)",
-			        (int)(pend - pbeg), pbeg);
+			errbuf_set(err, errlen,
+			           "bad pattern \"%.*s\": syntax error (path.Match syntax: *, ?, "
+			           "[a-z], [^a-z], \\c)",
+			           (int)(pend - pbeg), pbeg);
 			return -1;
 		}
 	}
