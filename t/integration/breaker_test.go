@@ -187,3 +187,60 @@ open = 30s
 	}
 	wg.Wait()
 }
+
+// Each kind of failure the issue names moves requests to the healthy
+// upstream and counts against the failing one's breaker: a refused
+// connection, 429, 500, and a slow drip (1 byte every 2 s, cut by the idle
+// deadline; a client already mid-body gets a clean error, the next request
+// succeeds).
+func TestFailureKindsOpenTheBreaker(t *testing.T) {
+	cases := []struct {
+		name  string
+		fault upstream.Fault
+		stop  bool
+	}{
+		{"refused", upstream.Fault{}, true},
+		{"429", upstream.Fault{Mode: upstream.Status, Status: 429}, false},
+		{"500", upstream.Fault{Mode: upstream.ServerError}, false},
+		{"slow-drip", upstream.Fault{Mode: upstream.SlowDrip, Delay: 2 * time.Second}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			bad := newUpstream(t)
+			good := newUpstream(t)
+			if c.stop {
+				bad.Stop()
+			} else {
+				bad.SetFault("*", c.fault)
+			}
+			m := startModgate(t, options{extra: fmt.Sprintf(`
+[pool "main"]
+upstream = %s weight=5
+upstream = %s weight=1
+
+[timeouts]
+idle = 1s
+
+[breaker]
+failures = 2
+open = 60s
+`, bad.URL(), good.URL())})
+			ok := 0
+			for i := 0; i < 10; i++ {
+				st, _, _ := get(t, fmt.Sprintf("%s/example.com/fix/m%02d/@v/v1.0.0.info", m.URL, i))
+				if st == 200 {
+					ok++
+				}
+			}
+			// Only a drip that started its body may cost a client an error.
+			if ok < 10 && !(c.name == "slow-drip" && ok >= 8) {
+				t.Errorf("%d of 10 requests succeeded", ok)
+			}
+			st := status(t, m)[bad.URL()]
+			if st.State != "open" || st.Failures < 2 {
+				t.Errorf("failing upstream: %+v", st)
+			}
+			t.Logf("%s: %d/10 ok, bad upstream %s after %d failures", c.name, ok, st.State, st.Failures)
+		})
+	}
+}
