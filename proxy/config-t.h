@@ -33,6 +33,8 @@
 #define CONFIG_DEFAULT_NEGATIVE_TTL_S 60
 #define CONFIG_DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define CONFIG_DEFAULT_FIRST_BYTE_TIMEOUT_MS 15000
+#define CONFIG_DEFAULT_METADATA_TIMEOUT_MS 30000 /* one metadata transfer, start to end */
+#define CONFIG_DEFAULT_BUDGET_MS 60000           /* a request's wait for any upstream */
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_MS 30000
 #define CONFIG_DEFAULT_WORKERS 2
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 4096
@@ -150,6 +152,8 @@ struct config {
 	int connect_timeout_ms;    /* TCP + TLS handshake to an upstream */
 	int first_byte_timeout_ms; /* request sent to first response byte */
 	int idle_timeout_ms;       /* no byte for this long aborts a transfer */
+	int metadata_timeout_ms;   /* a whole list/latest/info/mod transfer */
+	int budget_ms;             /* a client waits at most this long for a first byte */
 	int workers;               /* threads for fsync, rename and hashing */
 	int max_connections;       /* client connections open at once */
 

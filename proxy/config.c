@@ -732,6 +732,10 @@ static const struct config_key keys[] = {
      CONFIG_TIMEOUT_MAX_MS},
     {"timeouts", "idle", KEY_TIMEOUT, FIELD(idle_timeout_ms), CONFIG_TIMEOUT_MIN_MS,
      CONFIG_TIMEOUT_MAX_MS},
+    {"timeouts", "metadata", KEY_TIMEOUT, FIELD(metadata_timeout_ms), CONFIG_TIMEOUT_MIN_MS,
+     CONFIG_TIMEOUT_MAX_MS},
+    {"timeouts", "budget", KEY_TIMEOUT, FIELD(budget_ms), CONFIG_TIMEOUT_MIN_MS,
+     CONFIG_TIMEOUT_MAX_MS},
     {"admin", "listen", KEY_ADMIN, 0, 0, 0, 0},
     {"breaker", "failures", KEY_INT, FIELD(breaker.consecutive_failures), 0, INT_MAX},
     {"breaker", "window", KEY_INT, FIELD(breaker.window_size), 0, INT_MAX},
@@ -1862,6 +1866,8 @@ void config_init_defaults(struct config *c)
 	c->negative_ttl_s = CONFIG_DEFAULT_NEGATIVE_TTL_S;
 	c->connect_timeout_ms = CONFIG_DEFAULT_CONNECT_TIMEOUT_MS;
 	c->first_byte_timeout_ms = CONFIG_DEFAULT_FIRST_BYTE_TIMEOUT_MS;
+	c->metadata_timeout_ms = CONFIG_DEFAULT_METADATA_TIMEOUT_MS;
+	c->budget_ms = CONFIG_DEFAULT_BUDGET_MS;
 	c->idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
 	c->workers = CONFIG_DEFAULT_WORKERS;
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;

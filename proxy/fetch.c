@@ -332,6 +332,8 @@ struct fetch *fetch_start(struct fetch_ctx *ctx, const char *url, const struct f
 	curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_TIME, idle_s > 0 ? idle_s : 1L);
 	curl_easy_setopt(f->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (opts->total_timeout_ms > 0)
+		curl_easy_setopt(f->easy, CURLOPT_TIMEOUT_MS, opts->total_timeout_ms);
 	f->first_byte_timeout_ms = opts->first_byte_timeout_ms;
 	f->first_byte_ev = evtimer_new(ctx->base, on_first_byte_timeout, f);
 	deadline.tv_sec = (opts->connect_timeout_ms + opts->first_byte_timeout_ms) / 1000;

@@ -33,6 +33,8 @@
 #define BODY_ERR_MAX 511
 
 static void try_next(struct flight *f, int failed);
+static void fail(struct flight *f, int status, int answered, const char *msg);
+static void drop_body(struct flight *f);
 
 int64_t flight_now_ms(void)
 {
@@ -51,6 +53,7 @@ static void flight_unref(struct flight *f)
 	if (f->body_fd >= 0)
 		close(f->body_fd);
 	event_free(f->notify_ev);
+	event_free(f->budget_ev);
 	free(f);
 }
 
@@ -69,6 +72,35 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 		w->notify(w);
 	}
 	flight_unref(f);
+}
+
+/* The client has waited the whole budget for a first byte: stop trying
+ * (release the breaker's permit: this says nothing about the upstream) and
+ * answer 504 with what was tried. */
+static void on_budget(evutil_socket_t fd, short what, void *arg)
+{
+	struct flight *f = arg;
+	char msg[1200];
+
+	(void)fd;
+	(void)what;
+	if (f->state != FLIGHT_WAITING)
+		return;
+	if (f->fetch) {
+		fetch_cancel(f->fetch);
+		f->fetch = NULL;
+		breaker_release(&f->member->up->breaker, &f->permit);
+	}
+	if (f->direct) {
+		direct_cancel(f->direct);
+		f->direct = NULL;
+	}
+	drop_body(f);
+	snprintf(msg, sizeof(msg), "modgate: no answer for %.300s within %d ms%s%.600s", f->rel,
+	         f->env->cfg->budget_ms, f->last_error[0] ? "; last error: " : "",
+	         f->last_error[0] ? f->last_error + strlen("modgate: ") : "");
+	log_warn("%s", msg + strlen("modgate: "));
+	fail(f, 504, 0, msg);
 }
 
 static void poke(struct flight *f)
@@ -517,6 +549,9 @@ static void try_next(struct flight *f, int failed)
 	    .connect_timeout_ms = cfg->connect_timeout_ms,
 	    .first_byte_timeout_ms = cfg->first_byte_timeout_ms,
 	    .idle_timeout_ms = cfg->idle_timeout_ms,
+	    /* Metadata is small: a transfer that drags on is a sick upstream.
+	     * A zip may be large and slow but alive: idle bounds it. */
+	    .total_timeout_ms = f->kind == MODPATH_ZIP ? 0 : cfg->metadata_timeout_ms,
 	};
 	char url[CONFIG_URL_MAX + 3 * sizeof(f->rel) + 2];
 	char esc[3 * sizeof(f->rel)];
@@ -588,11 +623,20 @@ int flight_join(struct flight_env *env, struct pool *pool, const struct modpath_
 		f->kind = mp->kind;
 		TAILQ_INIT(&f->waiters);
 		f->notify_ev = event_new(env->base, -1, 0, on_notify, f);
-		if (!f->notify_ev || strmap_put(env->flights, rel, f) < 0) {
+		f->budget_ev = evtimer_new(env->base, on_budget, f);
+		if (!f->notify_ev || !f->budget_ev || strmap_put(env->flights, rel, f) < 0) {
 			if (f->notify_ev)
 				event_free(f->notify_ev);
+			if (f->budget_ev)
+				event_free(f->budget_ev);
 			free(f);
 			return -1;
+		}
+		{
+			struct timeval tv = {.tv_sec = env->cfg->budget_ms / 1000,
+			                     .tv_usec = env->cfg->budget_ms % 1000 * 1000};
+
+			evtimer_add(f->budget_ev, &tv);
 		}
 		f->active = 1;
 		f->refs = 1;
@@ -652,6 +696,7 @@ static int cancel_one(const char *key, void *value, void *arg)
 		if (f->refs == 0) {
 			close(f->body_fd);
 			event_free(f->notify_ev);
+			event_free(f->budget_ev);
 			free(f);
 		}
 		return 1;

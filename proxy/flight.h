@@ -105,6 +105,7 @@ struct flight {
 	int active; /* fetch or commit running: holds a reference */
 	int refs;
 	struct event *notify_ev;
+	struct event *budget_ev; /* the client's wait for a first byte */
 	TAILQ_HEAD(, flight_waiter) waiters;
 };
 

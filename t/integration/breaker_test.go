@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -242,5 +243,54 @@ open = 60s
 			}
 			t.Logf("%s: %d/10 ok, bad upstream %s after %d failures", c.name, ok, st.State, st.Failures)
 		})
+	}
+}
+
+// The pool's budget bounds a client's wait whatever the upstreams do, and a
+// metadata transfer that drags on past its total deadline is a failure.
+func TestBudgetAndMetadataDeadline(t *testing.T) {
+	hole := newUpstream(t)
+	hole.SetFault("*", upstream.Fault{Mode: upstream.Blackhole})
+	m := startModgate(t, options{proxy: hole.URL(), extra: `
+[timeouts]
+first_byte = 10s
+budget = 500ms
+`})
+	start := time.Now()
+	st, _, body := get(t, m.URL+"/example.com/fix/a/@v/list")
+	took := time.Since(start)
+	if st != 504 || !strings.Contains(string(body), "within 500 ms") {
+		t.Errorf("budget: %d %q", st, body)
+	}
+	if took > 2*time.Second {
+		t.Errorf("the client waited %v with a 500 ms budget", took)
+	}
+	t.Logf("504 after %v with budget 500ms and first_byte 10s", took)
+
+	drip := newUpstream(t)
+	drip.SetFault("*.info", upstream.Fault{Mode: upstream.SlowDrip, Delay: 100 * time.Millisecond})
+	m2 := startModgate(t, options{extra: fmt.Sprintf(`
+[pool "p"]
+upstream = %s
+
+[timeouts]
+metadata = 1s
+`, drip.URL())})
+	start = time.Now()
+	resp, err := client.Get(m2.URL + "/example.com/fix/a/@v/v1.0.0.info")
+	if err == nil {
+		_, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		// Cut short mid-body (a read error) or refused outright: either
+		// way, never the whole slow body.
+		if resp.StatusCode == 200 && rerr == nil {
+			t.Errorf("a 5 s drip passed a 1 s metadata deadline")
+		}
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("metadata deadline 1s took %v", d)
+	}
+	if s := status(t, m2)[drip.URL()]; s.Failures != 1 {
+		t.Errorf("the dragging transfer did not count as a failure: %+v", s)
 	}
 }

@@ -831,7 +831,7 @@ static const struct ini_error_case ini_error_tests[] = {
     {"[upstream]\nlisten = :80\n", 2, "unknown key 'listen' in [upstream] (known: proxy, noproxy)"},
     {"[cache]\nttl = 1s\n", 2, "unknown key 'ttl' in [cache] (known: list_ttl, negative_ttl)"},
     {"[timeouts]\ntotal = 1s\n", 2,
-     "unknown key 'total' in [timeouts] (known: connect, first_byte, idle)"},
+     "unknown key 'total' in [timeouts] (known: connect, first_byte, idle, metadata, budget)"},
     {"[server]\n= 1\n", 2, "unknown key '' in [server]"},
     {"[server]\nWorkers = 1\n", 2, "unknown key 'Workers'"},
     {"listen = :80\n", 1, "key 'listen' comes before any [section]"},
@@ -1108,6 +1108,8 @@ static void test_dump_defaults(void **state)
 	                    "connect = 5s\n"
 	                    "first_byte = 15s\n"
 	                    "idle = 30s\n"
+	                    "metadata = 30s\n"
+	                    "budget = 60s\n"
 	                    "\n"
 	                    "[admin]\n"
 	                    "listen = 127.0.0.1:8081\n"
@@ -2115,7 +2117,7 @@ static void test_example_file(void **state)
 		}
 		used += (size_t)snprintf(out + used, (1 << 20) - used, "%s\n", line);
 	}
-	assert_int_equal(keys, 23); /* every key of every section */
+	assert_int_equal(keys, 25); /* every key of every section */
 	c = d;
 	c.workers = 64; /* so the file has to set them back */
 	c.breaker.window_size = 512;
