@@ -116,7 +116,7 @@ static int serve(const struct config *cfg)
 	event_base_dispatch(base);
 	event_free(sigint);
 	event_free(sigterm);
-		server_free(srv);
+	server_free(srv);
 	/* Connections closed just now finish in deferred callbacks (libevent
 	 * frees a bufferevent from the loop): let them run before the base
 	 * goes, or their buffers are never freed. */
