@@ -1520,12 +1520,8 @@ static int pool_value(struct loader *ld, const char *name, const char *value)
 			snprintf(why + used, sizeof(why) - used, " (write off for no hedging)");
 			goto bad;
 		}
-		/* Refused rather than silently ignored until the flight sends
-		 * hedged requests. */
-		errbuf_set(
-		    why, sizeof(why),
-		    "hedged requests are not implemented yet: write hedge = off or remove the key");
-		goto bad;
+		pool->hedge_ms = (int)n;
+		return 1;
 	}
 	errbuf_set(why, sizeof(why), "internal error: unknown pool key");
 bad:

@@ -24,6 +24,7 @@
 #include "proxy/worker.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,8 @@
 static void try_next(struct flight *f, int failed);
 static void fail(struct flight *f, int status, int answered, const char *msg);
 static void drop_body(struct flight *f);
+static void cancel_hedge(struct flight *f);
+static void continue_walk(struct flight *f, int failed);
 
 int64_t flight_now_ms(void)
 {
@@ -44,17 +47,27 @@ int64_t flight_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Frees f; its transfers are over and nothing refers to it. */
+static void flight_destroy(struct flight *f)
+{
+	if (f->body_fd >= 0)
+		close(f->body_fd);
+	if (f->hedge.body)
+		evbuffer_free(f->hedge.body);
+	event_free(f->notify_ev);
+	event_free(f->budget_ev);
+	if (f->hedge_ev)
+		event_free(f->hedge_ev);
+	free(f);
+}
+
 static void flight_unref(struct flight *f)
 {
 	if (--f->refs > 0)
 		return;
 	if (strmap_get(f->env->flights, f->rel) == f)
 		strmap_del(f->env->flights, f->rel);
-	if (f->body_fd >= 0)
-		close(f->body_fd);
-	event_free(f->notify_ev);
-	event_free(f->budget_ev);
-	free(f);
+	flight_destroy(f);
 }
 
 static void on_notify(evutil_socket_t fd, short what, void *arg)
@@ -86,6 +99,8 @@ static void on_budget(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (f->state != FLIGHT_WAITING)
 		return;
+	cancel_hedge(f);
+	f->walk_paused = 0;
 	if (f->fetch) {
 		fetch_cancel(f->fetch);
 		f->fetch = NULL;
@@ -304,9 +319,11 @@ static enum breaker_outcome outcome_of(enum fetch_result res, long status)
 	}
 }
 
-static void record(struct flight *f, enum fetch_result res, long status)
+/* Tells an attempt's upstream, its counters and its breaker how it went. */
+static void record_attempt(struct pool_member *m, struct breaker_permit *permit, int64_t start,
+                           int64_t headers_ms, enum fetch_result res, long status)
 {
-	struct upstream *up = f->member->up;
+	struct upstream *up = m->up;
 	enum breaker_outcome o = outcome_of(res, status);
 	struct breaker_counters bc;
 	int64_t now = flight_now_ms();
@@ -315,10 +332,10 @@ static void record(struct flight *f, enum fetch_result res, long status)
 		up->failures++;
 	else if (o == BREAKER_SUCCESS)
 		up->answers++;
-	if (f->headers_ms >= 0)
-		pool_observe_latency(up, f->headers_ms);
-	if (!breaker_record(&up->breaker, &f->permit, o,
-	                    f->headers_ms >= 0 ? f->headers_ms : now - f->attempt_start, now))
+	if (headers_ms >= 0)
+		pool_observe_latency(up, headers_ms);
+	if (!breaker_record(&up->breaker, permit, o, headers_ms >= 0 ? headers_ms : now - start,
+	                    now))
 		return;
 	breaker_counters(&up->breaker, &bc);
 	log_warn("upstream %s: breaker %s (%s; %u failures in a row, %d%% of the last %u calls)",
@@ -339,8 +356,9 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 		res = FETCH_BROKEN;
 		errmsg = "body shorter than its Content-Length";
 	}
-	record(f, res, status);
+	record_attempt(f->member, &f->permit, f->attempt_start, f->headers_ms, res, status);
 	if (res == FETCH_OK && status == 200) {
+		cancel_hedge(f);
 		f->state = FLIGHT_COMPLETE;
 		poke(f);
 		start_commit(f);
@@ -351,6 +369,7 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 		log_warn("upstream %s broke off %s after %lld bytes: %s", shown, f->rel,
 		         (long long)f->written, errmsg);
 		drop_body(f);
+		cancel_hedge(f);
 		snprintf(msg, sizeof(msg), "modgate: upstream %.200s broke off %.300s: %.300s",
 		         shown, f->rel, errmsg);
 		fail(f, 502, 0, msg);
@@ -365,7 +384,7 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 		else
 			snprintf(f->last_answer_msg, sizeof(f->last_answer_msg),
 			         "not found: %.300s (upstream %.150s: %ld)", f->rel, shown, status);
-		try_next(f, 0);
+		continue_walk(f, 0);
 		return;
 	}
 	if (res == FETCH_OK) {
@@ -382,7 +401,7 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 	}
 	f->last_error_timeout = res == FETCH_TIMEOUT;
 	log_warn("%s", f->last_error + strlen("modgate: "));
-	try_next(f, 1);
+	continue_walk(f, 1);
 }
 
 static const struct fetch_callbacks flight_fetch_cb = {
@@ -390,6 +409,169 @@ static const struct fetch_callbacks flight_fetch_cb = {
     .on_data = on_data,
     .on_done = on_done,
 };
+
+/* ---- hedged metadata requests --------------------------------------------- */
+
+/* A hedged answer is metadata, held in memory: past this it is not one. */
+#define HEDGE_BODY_MAX (1024 * 1024)
+
+static void cancel_hedge(struct flight *f)
+{
+	if (f->hedge.fetch) {
+		fetch_cancel(f->hedge.fetch);
+		f->hedge.fetch = NULL;
+		breaker_release(&f->hedge.member->up->breaker, &f->hedge.permit);
+	}
+	if (f->hedge.body) {
+		evbuffer_free(f->hedge.body);
+		f->hedge.body = NULL;
+	}
+	if (f->hedge_ev)
+		evtimer_del(f->hedge_ev);
+}
+
+/* The first attempt ended without a body: go on with the walk, unless the
+ * hedge is still running, whose answer may yet do. */
+static void continue_walk(struct flight *f, int failed)
+{
+	if (f->hedge.fetch) {
+		f->walk_paused = 1;
+		f->paused_failed = failed;
+		return;
+	}
+	try_next(f, failed);
+}
+
+static int hedge_on_response(void *arg, long status, off_t content_length)
+{
+	struct flight *f = arg;
+
+	f->hedge.status = status;
+	f->hedge.headers_ms = flight_now_ms() - f->hedge.start;
+	return status == 200 && content_length > HEDGE_BODY_MAX ? -1 : 0;
+}
+
+static int hedge_on_data(void *arg, const char *buf, size_t len)
+{
+	struct flight *f = arg;
+
+	if (f->hedge.status != 200)
+		return 0;
+	if (evbuffer_get_length(f->hedge.body) + len > HEDGE_BODY_MAX)
+		return -1;
+	return evbuffer_add(f->hedge.body, buf, len);
+}
+
+/* The hedge won: its body becomes the flight's, the first attempt stops. */
+static void hedge_wins(struct flight *f)
+{
+	char err[256];
+	size_t len = evbuffer_get_length(f->hedge.body);
+	const char *data = (const char *)evbuffer_pullup(f->hedge.body, -1);
+
+	if (f->fetch) {
+		fetch_cancel(f->fetch);
+		f->fetch = NULL;
+		breaker_release(&f->member->up->breaker, &f->permit);
+	}
+	drop_body(f);
+	f->body_fd =
+	    cache_temp_create(f->env->store, f->tmp_name, sizeof(f->tmp_name), err, sizeof(err));
+	if (f->body_fd < 0 || (len > 0 && write(f->body_fd, data, len) != (ssize_t)len)) {
+		log_error("flight %s: %s", f->rel, f->body_fd < 0 ? err : strerror(errno));
+		drop_body(f);
+		fail(f, 502, 0, "modgate: could not keep a hedged answer");
+		return;
+	}
+	f->member = f->hedge.member;
+	f->written = f->content_length = (off_t)len;
+	log_debug("%s: the hedged request to %s answered first", f->rel, f->member->up->shown);
+	f->state = FLIGHT_COMPLETE;
+	poke(f);
+	start_commit(f);
+}
+
+static void hedge_on_done(void *arg, enum fetch_result res, long status, const char *errmsg)
+{
+	struct flight *f = arg;
+
+	(void)errmsg;
+	/* Failing the flight may drop its last reference: hold one. */
+	f->refs++;
+	f->hedge.fetch = NULL;
+	record_attempt(f->hedge.member, &f->hedge.permit, f->hedge.start, f->hedge.headers_ms, res,
+	               status);
+	if (res == FETCH_OK && status == 200 && f->state == FLIGHT_WAITING) {
+		hedge_wins(f);
+	} else if (f->walk_paused) {
+		/* Both ended without a body: the walk goes on (the hedge's
+		 * upstream is already marked tried). */
+		if (res == FETCH_OK && (status == 404 || status == 410) && !f->last_answer)
+			f->last_answer = (int)status;
+		f->walk_paused = 0;
+		try_next(f, f->paused_failed);
+	}
+	if (f->hedge.body) {
+		evbuffer_free(f->hedge.body);
+		f->hedge.body = NULL;
+	}
+	flight_unref(f);
+}
+
+static const struct fetch_callbacks hedge_fetch_cb = {
+    .on_response = hedge_on_response,
+    .on_data = hedge_on_data,
+    .on_done = hedge_on_done,
+};
+
+/* The first attempt has not started answering within the pool's hedge
+ * delay: ask the next upstream of the walk as well, if the retry budget
+ * allows. */
+static void on_hedge_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct flight *f = arg;
+	struct pool *pool = f->walk.pool;
+	char url[CONFIG_URL_MAX + 3 * sizeof(f->rel) + 2];
+	char esc[3 * sizeof(f->rel)];
+	int64_t now = flight_now_ms();
+	struct fetch_opts opts = {
+	    .connect_timeout_ms = f->env->cfg->connect_timeout_ms,
+	    .first_byte_timeout_ms = f->env->cfg->first_byte_timeout_ms,
+	    .idle_timeout_ms = f->env->cfg->idle_timeout_ms,
+	    .total_timeout_ms = f->env->cfg->metadata_timeout_ms,
+	};
+
+	(void)fd;
+	(void)what;
+	if (f->state != FLIGHT_WAITING || !f->fetch || f->headers_ms >= 0 || f->hedge.sent)
+		return;
+	if (modpath_url_escape(f->rel, esc, sizeof(esc)) < 0 ||
+	    !budget_try_withdraw(&pool->budget, now))
+		return;
+	if (pool_walk_next(&f->walk, 0, now, &f->hedge.member, &f->hedge.permit) !=
+	    POOL_NEXT_UPSTREAM) {
+		/* A direct or off entry, or nobody left: nothing to hedge to. */
+		return;
+	}
+	f->hedge.sent = 1;
+	f->hedge.body = evbuffer_new();
+	f->hedge.start = now;
+	f->hedge.headers_ms = -1;
+	f->hedge.status = 0;
+	snprintf(url, sizeof(url), "%s/%s", f->hedge.member->up->url, esc);
+	f->hedge.fetch =
+	    f->hedge.body ? fetch_start(f->env->fetch, url, &opts, &hedge_fetch_cb, f) : NULL;
+	if (!f->hedge.fetch) {
+		breaker_release(&f->hedge.member->up->breaker, &f->hedge.permit);
+		if (f->hedge.body)
+			evbuffer_free(f->hedge.body);
+		f->hedge.body = NULL;
+		return;
+	}
+	f->env->upstream_requests++;
+	log_debug("%s: %s has not answered in %d ms; hedging to %s", f->rel, f->member->up->shown,
+	          pool->hedge_ms, f->hedge.member->up->shown);
+}
 
 /* ---- direct: the module's origin, through a child go command ------------ */
 
@@ -542,6 +724,21 @@ static void give_up(struct flight *f, enum pool_next why)
 	fail(f, f->last_error_timeout ? 504 : 502, 0, f->last_error);
 }
 
+/* Metadata through a pool with a hedge delay: arm the timer for the
+ * attempt just started (once per flight). */
+static void arm_hedge(struct flight *f)
+{
+	int ms = f->walk.pool ? f->walk.pool->hedge_ms : 0;
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000};
+
+	if (ms <= 0 || f->hedge.sent || f->kind == MODPATH_MOD || f->kind == MODPATH_ZIP)
+		return;
+	if (!f->hedge_ev)
+		f->hedge_ev = evtimer_new(f->env->base, on_hedge_timer, f);
+	if (f->hedge_ev)
+		evtimer_add(f->hedge_ev, &tv);
+}
+
 static void try_next(struct flight *f, int failed)
 {
 	const struct config *cfg = f->env->cfg;
@@ -593,6 +790,7 @@ static void try_next(struct flight *f, int failed)
 		f->fetch = fetch_start(f->env->fetch, url, &opts, &flight_fetch_cb, f);
 		if (f->fetch) {
 			f->env->upstream_requests++;
+			arm_hedge(f);
 			return;
 		}
 		breaker_release(&f->member->up->breaker, &f->permit);
@@ -675,7 +873,8 @@ static int cancel_one(const char *key, void *value, void *arg)
 
 	(void)key;
 	(void)arg;
-	if (f->fetch || f->direct) {
+	if (f->fetch || f->direct || f->hedge.fetch) {
+		cancel_hedge(f);
 		if (f->fetch) {
 			fetch_cancel(f->fetch);
 			f->fetch = NULL;
@@ -693,12 +892,8 @@ static int cancel_one(const char *key, void *value, void *arg)
 		/* Removed from the index by the sweep; drop the fetch's hold. */
 		f->active = 0;
 		f->refs--;
-		if (f->refs == 0) {
-			close(f->body_fd);
-			event_free(f->notify_ev);
-			event_free(f->budget_ev);
-			free(f);
-		}
+		if (f->refs == 0)
+			flight_destroy(f);
 		return 1;
 	}
 	return 0;

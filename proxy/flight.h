@@ -106,6 +106,18 @@ struct flight {
 	int refs;
 	struct event *notify_ev;
 	struct event *budget_ev; /* the client's wait for a first byte */
+	struct event *hedge_ev;  /* when to ask a second upstream (metadata) */
+	struct {
+		struct fetch *fetch; /* running, or NULL */
+		struct pool_member *member;
+		struct breaker_permit permit;
+		int64_t start, headers_ms;
+		long status;
+		struct evbuffer *body; /* a 200 body, held in memory */
+		int sent;              /* one hedge per flight */
+	} hedge;
+	int walk_paused;   /* the first attempt ended while the hedge runs */
+	int paused_failed; /* ... and how: try_next's failed argument */
 	TAILQ_HEAD(, flight_waiter) waiters;
 };
 

@@ -55,6 +55,7 @@ int pool_set_init(struct pool_set *s, const struct config *cfg, uint64_t seed, c
 		p = &s->pools[s->n_pools++];
 		snprintf(p->name, sizeof(p->name), "%s", cp->name);
 		p->on_open = cp->on_open;
+		p->hedge_ms = cp->hedge_ms;
 		if (budget_init(&p->budget, cp->retry_budget_pct / 100.0, cp->retry_min_per_sec,
 		                BUDGET_DEFAULT_TTL_MS) < 0) {
 			budget_config_check(cp->retry_budget_pct / 100.0, cp->retry_min_per_sec,

@@ -61,6 +61,7 @@ struct pool {
 	struct pool_member members[POOL_MAX_MEMBERS];
 	int n;
 	enum config_on_open on_open;
+	int hedge_ms; /* metadata: ask a second upstream after this long; 0: never */
 	struct budget budget;
 };
 

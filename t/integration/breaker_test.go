@@ -159,6 +159,7 @@ first_byte = 300ms
 [breaker]
 failures = 1
 open = 30s
+jitter = 0%%
 `, h1.URL(), h2.URL())})
 	// The first request pays the deadlines and opens both breakers.
 	st, _, body := get(t, m.URL+"/example.com/fix/a/@v/v1.0.0.info")
@@ -303,5 +304,50 @@ metadata = 1s
 	}
 	if s := status(t, m2)[drip.URL()]; s.Failures != 1 {
 		t.Errorf("the dragging transfer did not count as a failure: %+v", s)
+	}
+}
+
+// Hedged metadata: when the first upstream has not started answering a
+// .info or @v/list within the hedge delay, a second one is asked too and the
+// first good answer wins; a prompt upstream is never hedged.
+func TestHedgedMetadata(t *testing.T) {
+	slow := newUpstream(t)
+	fast := newUpstream(t)
+	slow.SetFault("*.info", upstream.Fault{Mode: upstream.Delay, Delay: 3 * time.Second})
+	m := startModgate(t, options{extra: fmt.Sprintf(`
+[pool "main"]
+upstream = %s weight=100
+upstream = %s weight=1
+hedge = 100ms
+`, slow.URL(), fast.URL())})
+	want := fixtureModule(t, fast, "example.com/fix/a", "v1.0.0")
+	start := time.Now()
+	st, h, body := get(t, m.URL+"/example.com/fix/a/@v/v1.0.0.info")
+	took := time.Since(start)
+	if st != 200 || string(body) != string(want.Info) || h.Get("X-Modgate-Cache") != "MISS" {
+		t.Fatalf("hedged .info: %d %q", st, body)
+	}
+	if took > 1500*time.Millisecond {
+		t.Errorf("hedged .info took %v: the 3 s upstream was waited for", took)
+	}
+	if slow.Total() != 1 || fast.Total() != 1 {
+		t.Errorf("upstream requests: slow %d, fast %d; want 1 and 1", slow.Total(), fast.Total())
+	}
+	t.Logf("hedged .info answered in %v (first upstream delayed 3 s, hedge 100ms)", took)
+
+	// A prompt first upstream: no hedge.
+	slow.ResetCounts()
+	fast.ResetCounts()
+	if st, _, _ := get(t, m.URL+"/example.com/fix/a/@v/list"); st != 200 {
+		t.Fatalf("list: %d", st)
+	}
+	if fast.Total() != 0 {
+		t.Errorf("a prompt answer was hedged anyway (%d requests to the second upstream)", fast.Total())
+	}
+	// Not for zips, however slow.
+	slow.SetFault("*.zip", upstream.Fault{Mode: upstream.Delay, Delay: 500 * time.Millisecond})
+	get(t, m.URL+"/example.com/fix/a/@v/v1.0.0.zip")
+	if fast.Count("/example.com/fix/a/@v/v1.0.0.zip") != 0 {
+		t.Errorf("a zip was hedged")
 	}
 }

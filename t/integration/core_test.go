@@ -183,7 +183,7 @@ func TestListVersionsAndGoGet(t *testing.T) {
 // both are mutable and refreshed after their TTL.
 func TestMutableQueriesRefreshAfterTTL(t *testing.T) {
 	u := newUpstream(t)
-	m := startModgate(t, options{proxy: u.URL(), extra: "\n[cache]\nlist_ttl = 1s\n"})
+	m := startModgate(t, options{proxy: u.URL(), extra: "\n[cache]\nlist_ttl = 2s\n"})
 	env := goEnv(t, m.URL)
 
 	out := mustGo(t, env, t.TempDir(), "list", "-m", "example.com/fix/nov@latest")
@@ -203,7 +203,7 @@ func TestMutableQueriesRefreshAfterTTL(t *testing.T) {
 	if strings.Contains(string(body), "v1.3.0") || h.Get("X-Modgate-Cache") != "HIT" {
 		t.Errorf("list within its TTL: %q %q", h.Get("X-Modgate-Cache"), body)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(2100 * time.Millisecond)
 	_, h, body = get(t, m.URL+"/example.com/fix/a/@v/list")
 	if !strings.Contains(string(body), "v1.3.0") || h.Get("X-Modgate-Cache") != "MISS" {
 		t.Errorf("list after its TTL: %q %q", h.Get("X-Modgate-Cache"), body)
@@ -216,7 +216,7 @@ func TestMutableQueriesRefreshAfterTTL(t *testing.T) {
 	// go command also reads the newest version's .info and .mod (for
 	// retractions): fetch them once while the upstream is up.
 	mustGo(t, goEnv(t, m.URL), t.TempDir(), "list", "-m", "-versions", "example.com/fix/a")
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(2100 * time.Millisecond)
 	u.Stop()
 	st, h, body := get(t, m.URL+"/example.com/fix/a/@v/list")
 	if st != 200 || h.Get("X-Modgate-Cache") != "STALE" || !strings.Contains(string(body), "v1.3.0") {

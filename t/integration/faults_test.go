@@ -17,7 +17,7 @@ import (
 // the answer is then remembered for the negative TTL.
 func TestNotFoundReasonReachesGoAndIsCachedBriefly(t *testing.T) {
 	u := newUpstream(t)
-	m := startModgate(t, options{proxy: u.URL(), extra: "\n[cache]\nnegative_ttl = 1s\n"})
+	m := startModgate(t, options{proxy: u.URL(), extra: "\n[cache]\nnegative_ttl = 2s\n"})
 	env := goEnv(t, m.URL)
 
 	_, errs, err := runGo(t, env, t.TempDir(), "mod", "download", "-json", "example.com/fix/a@v9.9.9")
@@ -30,7 +30,14 @@ func TestNotFoundReasonReachesGoAndIsCachedBriefly(t *testing.T) {
 		!strings.Contains(errs+out+errs2, "fixture: not found") {
 		t.Errorf("the upstream's reason did not reach the go command:\n%s\n%s\n%s", out, errs, errs2)
 	}
+	// A fresh miss (the go command's own requests may have left an entry
+	// that is about to expire on a slow machine), then a repeat within the
+	// TTL: answered from memory.
 	path := "/example.com/fix/a/@v/v9.9.9.info"
+	eventually(t, "a fresh miss", func() bool {
+		st, h, _ := get(t, m.URL+path)
+		return st == 404 && h.Get("X-Modgate-Cache") == "MISS"
+	})
 	before := u.Count(path)
 	st, h, body := get(t, m.URL+path)
 	if st != 404 || h.Get("X-Modgate-Cache") != "NEGATIVE" || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
@@ -39,7 +46,7 @@ func TestNotFoundReasonReachesGoAndIsCachedBriefly(t *testing.T) {
 	if u.Count(path) != before {
 		t.Errorf("a remembered 404 went upstream again")
 	}
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(2100 * time.Millisecond)
 	st, h, _ = get(t, m.URL+path)
 	if st != 404 || h.Get("X-Modgate-Cache") != "MISS" || u.Count(path) != before+1 {
 		t.Errorf("after negative TTL: %d %q, upstream count %d (was %d)", st, h.Get("X-Modgate-Cache"),
@@ -226,7 +233,7 @@ func TestSingleFlight200Clients(t *testing.T) {
 	wg.Wait()
 	close(firsts)
 	for f := range firsts {
-		if f > total/2 {
+		if f > total*3/4 {
 			t.Errorf("a reader got its first byte after %v; the upstream needs %v for the whole body", f, total)
 		}
 	}

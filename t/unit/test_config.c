@@ -1351,12 +1351,15 @@ static void test_pool_every_key(void **state)
 	                      err, sizeof(err)),
 	                 0);
 	assert_int_equal(c.pools[0].retry_budget_pct, 0);
-	/* A hedge delay is well formed but refused: not implemented yet. */
+	/* hedge: off, or a delay from 1ms to 1h */
 	assert_int_equal(
 	    load(&c, "[pool \"p\"]\nupstream = https://a.example\nhedge = 1ms\n", err, sizeof(err)),
-	    -1);
-	assert_non_null(
-	    strstr(err, "t.ini:3: [pool \"p\"] hedge: hedged requests are not implemented"));
+	    0);
+	assert_int_equal(c.pools[0].hedge_ms, 1);
+	assert_int_equal(
+	    load(&c, "[pool \"p\"]\nupstream = https://a.example\nhedge = 1h\n", err, sizeof(err)),
+	    0);
+	assert_int_equal(c.pools[0].hedge_ms, 3600000);
 }
 
 struct pool_upstream_case {
