@@ -87,18 +87,10 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 	flight_unref(f);
 }
 
-/* The client has waited the whole budget for a first byte: stop trying
- * (release the breaker's permit: this says nothing about the upstream) and
- * answer 504 with what was tried. */
-static void on_budget(evutil_socket_t fd, short what, void *arg)
+/* Stops every transfer of f (its attempt, hedge or child go command); the
+ * breakers are told nothing: we stopped them, they did not fail. */
+static void stop_transfers(struct flight *f)
 {
-	struct flight *f = arg;
-	char msg[1200];
-
-	(void)fd;
-	(void)what;
-	if (f->state != FLIGHT_WAITING)
-		return;
 	cancel_hedge(f);
 	f->walk_paused = 0;
 	if (f->fetch) {
@@ -111,6 +103,21 @@ static void on_budget(evutil_socket_t fd, short what, void *arg)
 		f->direct = NULL;
 	}
 	drop_body(f);
+}
+
+/* The client has waited the whole budget for a first byte: stop trying
+ * (release the breaker's permit: this says nothing about the upstream) and
+ * answer 504 with what was tried. */
+static void on_budget(evutil_socket_t fd, short what, void *arg)
+{
+	struct flight *f = arg;
+	char msg[1200];
+
+	(void)fd;
+	(void)what;
+	if (f->state != FLIGHT_WAITING)
+		return;
+	stop_transfers(f);
 	snprintf(msg, sizeof(msg), "modgate: no answer for %.300s within %d ms%s%.600s", f->rel,
 	         f->env->cfg->budget_ms, f->last_error[0] ? "; last error: " : "",
 	         f->last_error[0] ? f->last_error + strlen("modgate: ") : "");
@@ -410,6 +417,22 @@ static const struct fetch_callbacks flight_fetch_cb = {
     .on_done = on_done,
 };
 
+/* The deadlines of one upstream attempt for f. */
+static struct fetch_opts attempt_opts(const struct flight *f)
+{
+	const struct config *cfg = f->env->cfg;
+	struct fetch_opts o = {
+	    .connect_timeout_ms = cfg->connect_timeout_ms,
+	    .first_byte_timeout_ms = cfg->first_byte_timeout_ms,
+	    .idle_timeout_ms = cfg->idle_timeout_ms,
+	    /* Metadata is small: a transfer that drags on is a sick upstream.
+	     * A zip may be large and slow but alive: idle bounds it. */
+	    .total_timeout_ms = f->kind == MODPATH_ZIP ? 0 : cfg->metadata_timeout_ms,
+	};
+
+	return o;
+}
+
 /* ---- hedged metadata requests --------------------------------------------- */
 
 /* A hedged answer is metadata, held in memory: past this it is not one. */
@@ -534,12 +557,7 @@ static void on_hedge_timer(evutil_socket_t fd, short what, void *arg)
 	char url[CONFIG_URL_MAX + 3 * sizeof(f->rel) + 2];
 	char esc[3 * sizeof(f->rel)];
 	int64_t now = flight_now_ms();
-	struct fetch_opts opts = {
-	    .connect_timeout_ms = f->env->cfg->connect_timeout_ms,
-	    .first_byte_timeout_ms = f->env->cfg->first_byte_timeout_ms,
-	    .idle_timeout_ms = f->env->cfg->idle_timeout_ms,
-	    .total_timeout_ms = f->env->cfg->metadata_timeout_ms,
-	};
+	struct fetch_opts opts = attempt_opts(f);
 
 	(void)fd;
 	(void)what;
@@ -741,15 +759,7 @@ static void arm_hedge(struct flight *f)
 
 static void try_next(struct flight *f, int failed)
 {
-	const struct config *cfg = f->env->cfg;
-	struct fetch_opts opts = {
-	    .connect_timeout_ms = cfg->connect_timeout_ms,
-	    .first_byte_timeout_ms = cfg->first_byte_timeout_ms,
-	    .idle_timeout_ms = cfg->idle_timeout_ms,
-	    /* Metadata is small: a transfer that drags on is a sick upstream.
-	     * A zip may be large and slow but alive: idle bounds it. */
-	    .total_timeout_ms = f->kind == MODPATH_ZIP ? 0 : cfg->metadata_timeout_ms,
-	};
+	struct fetch_opts opts = attempt_opts(f);
 	char url[CONFIG_URL_MAX + 3 * sizeof(f->rel) + 2];
 	char esc[3 * sizeof(f->rel)];
 	char msg[1024];
@@ -874,17 +884,7 @@ static int cancel_one(const char *key, void *value, void *arg)
 	(void)key;
 	(void)arg;
 	if (f->fetch || f->direct || f->hedge.fetch) {
-		cancel_hedge(f);
-		if (f->fetch) {
-			fetch_cancel(f->fetch);
-			f->fetch = NULL;
-			breaker_release(&f->member->up->breaker, &f->permit);
-		}
-		if (f->direct) {
-			direct_cancel(f->direct);
-			f->direct = NULL;
-		}
-		drop_body(f);
+		stop_transfers(f);
 		f->state = FLIGHT_FAILED;
 		f->status = 503;
 		snprintf(f->message, sizeof(f->message), "modgate: shutting down");
