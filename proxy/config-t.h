@@ -134,6 +134,11 @@ struct config {
 	char admin_host[CONFIG_HOST_MAX];
 	int admin_port;
 
+	/* The checksum database clients may reach through modgate's /sumdb/
+	 * (passed through to the upstreams, tiles cached): the name from
+	 * $GOSUMDB, default sum.golang.org; "" when GOSUMDB=off. */
+	char sumdb_name[CONFIG_HOST_MAX];
+
 	/* The cache root. Default: $MODGATE_CACHE if set, else
 	 * $XDG_CACHE_HOME/modgate (when absolute), else $HOME/.cache/modgate,
 	 * else /var/cache/modgate. */

@@ -1853,6 +1853,7 @@ void config_init_defaults(struct config *c)
 	snprintf(c->listen_host, sizeof(c->listen_host), "%s", CONFIG_DEFAULT_LISTEN_HOST);
 	c->listen_port = CONFIG_DEFAULT_LISTEN_PORT;
 	snprintf(c->admin_host, sizeof(c->admin_host), "%s", CONFIG_DEFAULT_LISTEN_HOST);
+	snprintf(c->sumdb_name, sizeof(c->sumdb_name), "sum.golang.org");
 	c->admin_port = CONFIG_DEFAULT_ADMIN_PORT;
 	snprintf(c->cache_dir, sizeof(c->cache_dir), "%s", CONFIG_DEFAULT_CACHE_DIR);
 	/* Cannot fail: the default list is a constant the parser accepts. */
@@ -1902,6 +1903,22 @@ int config_apply_env(struct config *c, char *err, size_t errlen)
 		if (config_parse_goproxy(&tmp, v, why, sizeof(why)) < 0) {
 			errbuf_set(err, errlen, "GOPROXY: %s", why);
 			return -1;
+		}
+	}
+
+	/* GOSUMDB: "off", "name", "name+key" or "name+key URL": the name. */
+	if ((v = getenv("GOSUMDB")) && *v) {
+		size_t n = strcspn(v, "+ \t");
+
+		if (strcmp(v, "off") == 0) {
+			tmp.sumdb_name[0] = '\0';
+		} else if (n == 0 || n >= sizeof(tmp.sumdb_name) ||
+		           strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789.-_") < n) {
+			errbuf_set(err, errlen, "GOSUMDB: malformed database name in %.100s", v);
+			return -1;
+		} else {
+			memcpy(tmp.sumdb_name, v, n);
+			tmp.sumdb_name[n] = '\0';
 		}
 	}
 

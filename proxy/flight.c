@@ -714,8 +714,10 @@ static void give_up(struct flight *f, enum pool_next why)
 		fail(f, f->last_answer, 1, f->last_answer_msg);
 		return;
 	}
-	/* No upstream could answer: the pool's on_open policy. */
-	if (pool->on_open == CONFIG_ON_OPEN_DIRECT && why != POOL_NEXT_STOP) {
+	/* No upstream could answer: the pool's on_open policy (a checksum
+	 * database has no origin to fetch it from with the go command). */
+	if (pool->on_open == CONFIG_ON_OPEN_DIRECT && why != POOL_NEXT_STOP &&
+	    strncmp(f->rel, "sumdb/", 6) != 0) {
 		log_warn("no usable upstream in pool %s for %s: fetching it direct", pool->name,
 		         f->rel);
 		start_direct(f);

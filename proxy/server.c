@@ -30,6 +30,7 @@
 #include "proxy/pool.h"
 #include "proxy/strmap.h"
 #include "proxy/worker.h"
+#include "sumdb/proxypath.h"
 
 #include <errno.h>
 #include <evhtp.h>
@@ -66,6 +67,7 @@ struct request_ctx {
 	evhtp_request_t *req;
 	struct flight_waiter waiter;
 	enum modpath_kind kind;
+	const char *ctype; /* Content-Type of the answer */
 	int head;
 	int immutable;
 	int started;  /* response headers sent */
@@ -195,12 +197,12 @@ static void add_cache_headers(struct server *s, evhtp_request_t *req, int immuta
 #define SMALL_FILE (16 * 1024)
 
 /* Sends a whole committed file; takes fd. */
-static void reply_file(struct server *s, evhtp_request_t *req, enum modpath_kind kind,
-                       int immutable, const char *state, int fd, off_t size)
+static void reply_file(struct server *s, evhtp_request_t *req, const char *ctype, int immutable,
+                       const char *state, int fd, off_t size)
 {
 	char small[SMALL_FILE];
 
-	add_static_header(req, "Content-Type", content_type(kind));
+	add_static_header(req, "Content-Type", ctype);
 	add_cache_headers(s, req, immutable, state);
 	add_length(req, size);
 	if (!is_head(req) && size <= SMALL_FILE) {
@@ -323,7 +325,7 @@ static void start_stream(struct request_ctx *c)
 	evhtp_request_t *req = c->req;
 	evhtp_connection_t *conn = evhtp_request_get_connection(req);
 
-	add_header(req, "Content-Type", content_type(c->kind));
+	add_static_header(req, "Content-Type", c->ctype);
 	add_cache_headers(c->srv, req, c->immutable, "MISS");
 	if (f->content_length >= 0) {
 		add_length(req, f->content_length);
@@ -359,7 +361,7 @@ static void reply_failure(struct request_ctx *c)
 	if (fd >= 0 && !f->answered && f->status >= 500) {
 		log_warn("serving stale %s: %s", f->rel, f->message);
 		c->stale_fd = -1;
-		reply_file(c->srv, c->req, c->kind, 0, "STALE", fd, c->stale_size);
+		reply_file(c->srv, c->req, c->ctype, 0, "STALE", fd, c->stale_size);
 	} else {
 		if (f->retry_after_s > 0) {
 			char ra[16];
@@ -400,7 +402,7 @@ static void on_flight(struct flight_waiter *w)
 		break;
 	}
 	if (c->head) {
-		add_header(c->req, "Content-Type", content_type(c->kind));
+		add_static_header(c->req, "Content-Type", c->ctype);
 		add_cache_headers(c->srv, c->req, c->immutable, "MISS");
 		add_length(c->req, f->content_length >= 0 ? f->content_length : f->written);
 		evhtp_send_reply(c->req, EVHTP_RES_OK);
@@ -438,6 +440,54 @@ static void refuse_route(evhtp_request_t *req, enum pool_route route, const char
 	}
 }
 
+/* A /sumdb/ request: the checksum database named by GOSUMDB is passed
+ * through to the upstreams (proxy.golang.org and others serve it under
+ * /sumdb/), its tiles cached for good; the go command verifies what it
+ * gets as it would from the database itself. Anything else is a 404, which
+ * sends the go command to its database directly. Fills mp (the database
+ * name stands for the module, for routing), rel, immutable and ctype, or
+ * answers the request and returns -1. */
+static int sumdb_request(struct server *s, evhtp_request_t *req, const char *path,
+                         struct modpath_req *mp, char *rel, size_t rellen, int *immutable,
+                         const char **ctype)
+{
+	struct sumdb_path *sp = calloc(1, sizeof(*sp));
+	char err[300], line[600];
+	int status;
+
+	if (!sp) {
+		reply_text(req, 503, NULL, "modgate: out of memory");
+		return -1;
+	}
+	if (sumdb_parse_path(path, sp, &status, err, sizeof(err)) < 0) {
+		snprintf(line, sizeof(line), "modgate: %s", err);
+		reply_text(req, status, NULL, line);
+		free(sp);
+		return -1;
+	}
+	if (!s->cfg.sumdb_name[0] || strcmp(sp->name, s->cfg.sumdb_name) != 0) {
+		snprintf(line, sizeof(line),
+		         "modgate: checksum database %.200s is not proxied here (GOSUMDB=%.200s); "
+		         "ask it directly",
+		         sp->name, s->cfg.sumdb_name[0] ? s->cfg.sumdb_name : "off");
+		reply_text(req, 404, NULL, line);
+		free(sp);
+		return -1;
+	}
+	if ((size_t)snprintf(rel, rellen, "sumdb/%s/%s", sp->name, sp->rest) >= rellen) {
+		reply_text(req, 400, NULL, "modgate: request path too long");
+		free(sp);
+		return -1;
+	}
+	memset(mp, 0, sizeof(*mp));
+	mp->kind = MODPATH_INFO; /* small metadata: the same deadlines */
+	snprintf(mp->module, sizeof(mp->module), "%s", sp->name);
+	*immutable = sp->immutable;
+	*ctype = sp->kind == SUMDB_TILE ? "application/octet-stream" : "text/plain; charset=utf-8";
+	free(sp);
+	return 0;
+}
+
 static int build_rel(const struct modpath_req *mp, char *rel, size_t len)
 {
 	static const char *ext[] = {
@@ -468,7 +518,8 @@ static void on_request(evhtp_request_t *req, void *arg)
 	struct request_ctx *c;
 	char rel[FLIGHT_REL_MAX + 1];
 	char err[512];
-	int status, fd, immutable;
+	int status, fd, immutable, sumdb = 0;
+	const char *ctype;
 	enum pool_route route;
 	struct pool *pool = NULL;
 	htp_method method = evhtp_request_get_method(req);
@@ -485,27 +536,27 @@ static void on_request(evhtp_request_t *req, void *arg)
 		return;
 	}
 	if (strncmp(path, "/sumdb/", 7) == 0) {
-		/* 404 sends the go command to its checksum database directly. */
-		reply_text(req, 404, NULL,
-		           "modgate: this modgate does not proxy checksum databases; ask the "
-		           "database directly");
-		return;
-	}
-	if (modpath_parse_request(path, &mp, &status, err, sizeof(err)) < 0) {
-		char line[600];
+		if (sumdb_request(s, req, path, &mp, rel, sizeof(rel), &immutable, &ctype) < 0)
+			return;
+		sumdb = 1;
+	} else {
+		if (modpath_parse_request(path, &mp, &status, err, sizeof(err)) < 0) {
+			char line[600];
 
-		snprintf(line, sizeof(line), "modgate: %s", err);
-		reply_text(req, status, NULL, line);
-		return;
+			snprintf(line, sizeof(line), "modgate: %s", err);
+			reply_text(req, status, NULL, line);
+			return;
+		}
+		if (build_rel(&mp, rel, sizeof(rel)) < 0) {
+			reply_text(req, 400, NULL, "modgate: request path too long");
+			return;
+		}
+		immutable = mp.kind != MODPATH_LIST && mp.kind != MODPATH_LATEST && mp.canonical;
+		ctype = content_type(mp.kind);
 	}
-	if (build_rel(&mp, rel, sizeof(rel)) < 0) {
-		reply_text(req, 400, NULL, "modgate: request path too long");
-		return;
-	}
-	immutable = mp.kind != MODPATH_LIST && mp.kind != MODPATH_LATEST && mp.canonical;
 	fd = cache_open(s->env.store, rel, &st);
 	if (fd >= 0 && (immutable || now - st.mtime < s->cfg.list_ttl_s)) {
-		reply_file(s, req, mp.kind, immutable, "HIT", fd, st.size);
+		reply_file(s, req, ctype, immutable, "HIT", fd, st.size);
 		return;
 	}
 	neg = cache_neg_get(s->env.neg, rel, now);
@@ -522,7 +573,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 		route = pool_route(&s->pools, mp.module, &pool);
 	/* A [route] to direct is served by modgate from the origin; GONOPROXY
 	 * (the chain's) leaves direct fetching to the client. */
-	if (route == POOL_ROUTE_DIRECT && s->pools.chain == NULL && s->env.direct)
+	if (route == POOL_ROUTE_DIRECT && s->pools.chain == NULL && s->env.direct && !sumdb)
 		route = POOL_ROUTE_POOL; /* with pool NULL: the flight goes direct */
 	if (route != POOL_ROUTE_POOL) {
 		if (fd >= 0)
@@ -540,6 +591,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 	c->srv = s;
 	c->req = req;
 	c->kind = mp.kind;
+	c->ctype = ctype;
 	c->head = method == htp_method_HEAD;
 	c->immutable = immutable;
 	c->stale_fd = fd;

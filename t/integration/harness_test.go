@@ -178,9 +178,13 @@ func cleanEnv() []string {
 // goEnv is the environment for a go command that reaches modules only
 // through proxy, with its own empty module cache.
 func goEnv(t *testing.T, proxy string) []string {
+	gopath := t.TempDir()
 	return append(cleanEnv(),
 		"GOPROXY="+proxy,
-		"GOMODCACHE="+filepath.Join(t.TempDir(), "modcache"),
+		// Its own GOPATH too: the go command keeps checksum database
+		// state (the newest tree it has verified) in GOPATH/pkg/sumdb.
+		"GOPATH="+gopath,
+		"GOMODCACHE="+filepath.Join(gopath, "modcache"),
 		// The fixture modules are not in any checksum database; the
 		// integrity issue brings a test database of our own.
 		"GONOSUMDB=example.com",

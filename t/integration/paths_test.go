@@ -99,7 +99,8 @@ func TestBadPathsAreRefused(t *testing.T) {
 	if st, body := rawGet(t, m.URL, "/example.com/fix/%21upper/@v/list"); st != 200 || !strings.Contains(body, "v0.1.0") {
 		t.Errorf("%%21-encoded path: %d %q", st, body)
 	}
-	// The checksum database is not proxied yet: 404 sends clients to it directly.
+	// GOSUMDB's database is passed through to the upstream, which (the
+	// fixture, here) does not serve it: 404 sends clients to it directly.
 	if st, _ := rawGet(t, m.URL, "/sumdb/sum.golang.org/supported"); st != 404 {
 		t.Errorf("/sumdb/.../supported: %d, want 404", st)
 	}
