@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define TMP_DIR ".tmp"
@@ -139,6 +140,30 @@ void cache_store_free(struct cache_store *s)
 		return;
 	close(s->root_fd);
 	free(s);
+}
+
+int cache_store_health(struct cache_store *s, int min_free_pct, char *why, size_t whylen)
+{
+	struct statvfs vfs;
+	double free_pct;
+
+	if (faccessat(s->root_fd, TMP_DIR, W_OK, 0) < 0) {
+		snprintf(why, whylen, "cache %s is not writable: %s", s->root, strerror(errno));
+		return -1;
+	}
+	if (fstatvfs(s->root_fd, &vfs) < 0) {
+		snprintf(why, whylen, "cannot stat the file system of %s: %s", s->root,
+		         strerror(errno));
+		return -1;
+	}
+	free_pct = vfs.f_blocks ? 100.0 * (double)vfs.f_bavail / (double)vfs.f_blocks : 0;
+	if (free_pct < min_free_pct) {
+		snprintf(why, whylen, "the file system of %s has %.1f%% free (under %d%%)", s->root,
+		         free_pct, min_free_pct);
+		return -1;
+	}
+	snprintf(why, whylen, "cache %s writable, %.1f%% free", s->root, free_pct);
+	return 0;
 }
 
 const char *cache_store_root(const struct cache_store *s)

@@ -38,6 +38,11 @@ struct cache_store *cache_store_open(const char *root, char *err, size_t errlen)
 
 void cache_store_free(struct cache_store *s);
 
+/* 0 when the cache can take new objects: its temp folder is writable and
+ * its file system has at least min_free_pct percent of its space free;
+ * else -1 with the reason in why. Loop thread (two cheap system calls). */
+int cache_store_health(struct cache_store *s, int min_free_pct, char *why, size_t whylen);
+
 /* The root path given to cache_store_open (borrowed). */
 const char *cache_store_root(const struct cache_store *s);
 

@@ -440,6 +440,45 @@ static void refuse_route(evhtp_request_t *req, enum pool_route route, const char
 	}
 }
 
+/* Free space under which the cache is "not ready": writes would fail soon. */
+#define READY_MIN_FREE_PCT 2
+
+/* /healthz: the loop turns (it answered). /readyz: the cache can take new
+ * objects (503 if not: this modgate cannot do its job), and which pools
+ * have no usable upstream (still 200: cached modules are served, so taking
+ * modgate out of a load balancer would only make things worse). */
+static void health(struct server *s, evhtp_request_t *req, int ready)
+{
+	char body[2048], why[512];
+	size_t off = 0;
+	int i, j, usable, degraded = 0;
+	int64_t now = flight_now_ms();
+
+	if (!ready) {
+		reply_text(req, 200, NULL, "ok");
+		return;
+	}
+	if (cache_store_health(s->env.store, READY_MIN_FREE_PCT, why, sizeof(why)) < 0) {
+		snprintf(body, sizeof(body), "not ready: %s", why);
+		reply_text(req, 503, NULL, body);
+		return;
+	}
+	for (i = 0; i < s->pools.n_pools && off < sizeof(body); i++) {
+		struct pool *p = &s->pools.pools[i];
+
+		for (usable = 0, j = 0; j < p->n; j++)
+			usable |= !p->members[j].up || pool_upstream_usable(p->members[j].up, now);
+		if (!usable) {
+			off += (size_t)snprintf(
+			    body + off, sizeof(body) - off, "%spool %s",
+			    degraded++ ? ", " : "degraded: no usable upstream in ", p->name);
+		}
+	}
+	if (!degraded)
+		snprintf(body, sizeof(body), "ready: %s", why);
+	reply_text(req, 200, NULL, body);
+}
+
 /* A /sumdb/ request: the checksum database named by GOSUMDB is passed
  * through to the upstreams (proxy.golang.org and others serve it under
  * /sumdb/), its tiles cached for good; the go command verifies what it
@@ -533,6 +572,10 @@ static void on_request(evhtp_request_t *req, void *arg)
 	}
 	if (!path) {
 		reply_text(req, 400, NULL, "modgate: no request path");
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
+		health(s, req, path[1] == 'r');
 		return;
 	}
 	if (strncmp(path, "/sumdb/", 7) == 0) {

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +133,34 @@ func TestUpstreamPasswordNotLogged(t *testing.T) {
 	eventually(t, "the failure's log line", func() bool { return strings.Contains(m.Log(), "connect failed") })
 	if strings.Contains(m.Log(), "s3cr3tpw") {
 		t.Errorf("the log holds the upstream password:\n%s", m.Log())
+	}
+}
+
+// /healthz answers while the loop turns; /readyz says whether the cache can
+// take new objects (503 if not) and names pools without a usable upstream
+// (still 200: cached modules are served).
+func TestHealthAndReadiness(t *testing.T) {
+	u := newUpstream(t)
+	m := startModgate(t, options{extra: fmt.Sprintf("[pool \"p\"]\nupstream = %s\n", u.URL())})
+	if st, body := rawGet(t, m.URL, "/healthz"); st != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", st, body)
+	}
+	if st, body := rawGet(t, m.URL, "/readyz"); st != 200 || !strings.HasPrefix(body, "ready: ") {
+		t.Errorf("/readyz: %d %q", st, body)
+	}
+	if out, err := ctl(t, m, "open", u.URL()); err != nil {
+		t.Fatalf("force open: %v %s", err, out)
+	}
+	if st, body := rawGet(t, m.URL, "/readyz"); st != 200 || !strings.Contains(body, "degraded: no usable upstream in pool p") {
+		t.Errorf("/readyz with the only upstream open: %d %q", st, body)
+	}
+	if err := os.RemoveAll(filepath.Join(m.CacheDir, ".tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if st, body := rawGet(t, m.URL, "/readyz"); st != 503 || !strings.Contains(body, "not ready") {
+		t.Errorf("/readyz with the cache broken: %d %q", st, body)
+	}
+	if st, _ := rawGet(t, m.URL, "/healthz"); st != 200 {
+		t.Errorf("/healthz with the cache broken: %d (the process is alive)", st)
 	}
 }
