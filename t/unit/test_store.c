@@ -207,6 +207,24 @@ static void test_discard_and_unwritable_root(void **state)
 	assert_non_null(strstr(err, "cannot create cache directory"));
 }
 
+static void test_health(void **state)
+{
+	struct cache_store *s = open_store("c6");
+	char why[512], path[400];
+
+	(void)state;
+	assert_int_equal(cache_store_health(s, 0, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "writable"));
+	/* No file system is more than 100% free. */
+	assert_int_equal(cache_store_health(s, 101, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "free"));
+	snprintf(path, sizeof(path), "%s/c6/.tmp", root);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(cache_store_health(s, 0, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "not writable"));
+	cache_store_free(s);
+}
+
 static void test_negcache_ttl_and_bounds(void **state)
 {
 	struct cache_neg *n = cache_neg_new(2);
@@ -324,6 +342,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_and_symlink_are_misses),
 	    cmocka_unit_test(test_leftover_temp_files_removed_at_open),
 	    cmocka_unit_test(test_discard_and_unwritable_root),
+	    cmocka_unit_test(test_health),
 	    cmocka_unit_test(test_negcache_ttl_and_bounds),
 	    cmocka_unit_test(test_strmap),
 	    cmocka_unit_test(test_worker_results_come_back_on_loop),
