@@ -21,6 +21,8 @@
 struct admin {
 	evhtp_t *htp;
 	struct pool_set *pools;
+	admin_metrics_fn metrics;
+	void *metrics_arg;
 	struct conn_set conns;
 	int port;
 };
@@ -258,6 +260,15 @@ static void on_request(evhtp_request_t *req, void *arg)
 	static const char *actions[] = {"drain", "undrain", "open", "close", "auto"};
 	size_t i;
 
+	if (strcmp(path, "/metrics") == 0 && (m == htp_method_GET || m == htp_method_HEAD)) {
+		evhtp_headers_add_header(
+		    req->headers_out,
+		    evhtp_header_new("Content-Type", "text/plain; version=0.0.4; charset=utf-8", 0,
+		                     0));
+		a->metrics(a->metrics_arg, req->buffer_out);
+		evhtp_send_reply(req, 200);
+		return;
+	}
 	if (strcmp(path, "/upstreams") == 0 && (m == htp_method_GET || m == htp_method_HEAD)) {
 		if (wants_json(req))
 			status_json(a, req, flight_now_ms());
@@ -276,12 +287,12 @@ static void on_request(evhtp_request_t *req, void *arg)
 		}
 	}
 	reply_line(req, 404,
-	           "modgate admin: GET /upstreams, POST /upstreams/{drain,undrain,open,close,auto}"
-	           "?name=UPSTREAM");
+	           "modgate admin: GET /metrics, GET /upstreams, POST "
+	           "/upstreams/{drain,undrain,open,close,auto}?name=UPSTREAM");
 }
 
-struct admin *admin_new(struct event_base *base, struct pool_set *pools, const char *host, int port,
-                        char *err, size_t errlen)
+struct admin *admin_new(struct event_base *base, struct pool_set *pools, admin_metrics_fn metrics,
+                        void *metrics_arg, const char *host, int port, char *err, size_t errlen)
 {
 	struct admin *a = calloc(1, sizeof(*a));
 
@@ -290,6 +301,8 @@ struct admin *admin_new(struct event_base *base, struct pool_set *pools, const c
 		return NULL;
 	}
 	a->pools = pools;
+	a->metrics = metrics;
+	a->metrics_arg = metrics_arg;
 	conn_set_init(&a->conns, 64, "admin");
 	a->htp = evhtp_new(base, NULL);
 	if (!a->htp) {

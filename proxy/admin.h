@@ -27,9 +27,15 @@
 struct admin;
 struct pool_set;
 
-/* Listens on host:port (port 0 picks one). NULL with err filled on failure. */
-struct admin *admin_new(struct event_base *base, struct pool_set *pools, const char *host, int port,
-                        char *err, size_t errlen);
+struct evbuffer;
+
+/* Writes the Prometheus text of GET /metrics into out. */
+typedef void (*admin_metrics_fn)(void *arg, struct evbuffer *out);
+
+/* Listens on host:port (port 0 picks one); metrics(metrics_arg, out) answers
+ * GET /metrics. NULL with err filled on failure. */
+struct admin *admin_new(struct event_base *base, struct pool_set *pools, admin_metrics_fn metrics,
+                        void *metrics_arg, const char *host, int port, char *err, size_t errlen);
 
 /* The port bound. */
 int admin_port(const struct admin *a);

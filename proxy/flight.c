@@ -851,6 +851,8 @@ int flight_join(struct flight_env *env, struct pool *pool, const struct modpath_
 		f->active = 1;
 		f->refs = 1;
 	}
+	if (!fresh)
+		env->joins++;
 	w->flight = f;
 	TAILQ_INSERT_TAIL(&f->waiters, w, link);
 	f->refs++;

@@ -49,7 +49,8 @@ struct flight_env {
 	struct strmap *flights;          /* rel -> struct flight *, owned by this module */
 	struct pool_set *pools;          /* the upstreams and their breakers */
 	struct direct *direct;           /* child go commands; NULL when nothing routes direct */
-	unsigned long upstream_requests; /* counters, for logs and tests */
+	unsigned long upstream_requests; /* counters, for /metrics */
+	unsigned long joins;             /* requests that joined a running flight */
 	unsigned long commits;
 };
 

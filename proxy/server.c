@@ -26,6 +26,7 @@
 #include "proxy/fetch.h"
 #include "proxy/flight.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/modpath.h"
 #include "proxy/pool.h"
 #include "proxy/strmap.h"
@@ -59,6 +60,7 @@ struct server {
 	struct flight_env env;
 	struct pool_set pools;
 	struct admin *admin; /* NULL when [admin] listen = off */
+	struct metrics metrics;
 };
 
 /* One per paused request; freed in on_request_fini. */
@@ -68,6 +70,7 @@ struct request_ctx {
 	struct flight_waiter waiter;
 	enum modpath_kind kind;
 	const char *ctype; /* Content-Type of the answer */
+	int status;        /* the status sent, for /metrics (0: none yet) */
 	int head;
 	int immutable;
 	int started;  /* response headers sent */
@@ -232,6 +235,25 @@ static void unhook(struct request_ctx *c)
 	c->hooked = 0;
 }
 
+/* Counts a finished request for /metrics: kind from its path, its status,
+ * how the cache answered it, the body bytes it announced. */
+static void account(struct server *s, evhtp_request_t *req, int status)
+{
+	const char *len = evhtp_header_find(req->headers_out, "Content-Length");
+	uint64_t bytes = len && !is_head(req) ? strtoull(len, NULL, 10) : 0;
+
+	metrics_request(&s->metrics, req->uri && req->uri->path ? req->uri->path->full : NULL,
+	                status, evhtp_header_find(req->headers_out, "X-Modgate-Cache"), bytes);
+}
+
+/* The fini hook of a request answered at once (no context). */
+static evhtp_res on_plain_fini(evhtp_request_t *req, void *arg)
+{
+	evhtp_request_unset_hook(req, evhtp_hook_on_request_fini);
+	account(arg, req, evhtp_request_get_status_code(req));
+	return EVHTP_RES_OK;
+}
+
 static evhtp_res on_request_fini(evhtp_request_t *req, void *arg)
 {
 	struct request_ctx *c = arg;
@@ -240,6 +262,9 @@ static evhtp_res on_request_fini(evhtp_request_t *req, void *arg)
 	evhtp_request_unset_hook(req, evhtp_hook_on_request_fini);
 	if (!c)
 		return EVHTP_RES_OK;
+	/* Not evhtp_request_get_status_code: resuming a paused request resets
+	 * it to 200. */
+	account(c->srv, req, c->status);
 	unhook(c);
 	flight_leave(&c->waiter);
 	if (c->stale_fd >= 0)
@@ -336,6 +361,7 @@ static void start_stream(struct request_ctx *c)
 		c->chunked = 1;
 	}
 	c->started = 1;
+	c->status = 200;
 	if (f->content_length == 0) {
 		evhtp_send_reply(req, EVHTP_RES_OK);
 		c->finished = 1;
@@ -361,6 +387,7 @@ static void reply_failure(struct request_ctx *c)
 	if (fd >= 0 && !f->answered && f->status >= 500) {
 		log_warn("serving stale %s: %s", f->rel, f->message);
 		c->stale_fd = -1;
+		c->status = 200;
 		reply_file(c->srv, c->req, c->ctype, 0, "STALE", fd, c->stale_size);
 	} else {
 		if (f->retry_after_s > 0) {
@@ -369,6 +396,7 @@ static void reply_failure(struct request_ctx *c)
 			snprintf(ra, sizeof(ra), "%d", f->retry_after_s);
 			add_header(c->req, "Retry-After", ra);
 		}
+		c->status = f->status;
 		reply_text(c->req, f->status, "MISS", f->message);
 	}
 	flight_leave(&c->waiter);
@@ -406,6 +434,7 @@ static void on_flight(struct flight_waiter *w)
 		add_cache_headers(c->srv, c->req, c->immutable, "MISS");
 		add_length(c->req, f->content_length >= 0 ? f->content_length : f->written);
 		evhtp_send_reply(c->req, EVHTP_RES_OK);
+		c->status = 200;
 		c->started = c->finished = 1;
 		flight_leave(w);
 		resume(c);
@@ -438,6 +467,15 @@ static void refuse_route(evhtp_request_t *req, enum pool_route route, const char
 		reply_text(req, 404, NULL, line);
 		return;
 	}
+}
+
+/* GET /metrics on the admin listener. */
+static void write_metrics(void *arg, struct evbuffer *out)
+{
+	struct server *s = arg;
+
+	metrics_write(&s->metrics, &s->pools, s->env.joins, s->env.upstream_requests, s->env.store,
+	              flight_now_ms(), out);
 }
 
 /* Free space under which the cache is "not ready": writes would fail soon. */
@@ -565,6 +603,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 	const char *path = req->uri && req->uri->path ? req->uri->path->full : NULL;
 	time_t now = time(NULL);
 
+	evhtp_request_set_hook(req, evhtp_hook_on_request_fini, (evhtp_hook)on_plain_fini, s);
 	if (method != htp_method_GET && method != htp_method_HEAD) {
 		add_header(req, "Allow", "GET, HEAD");
 		reply_text(req, 405, NULL, "modgate: only GET and HEAD are served");
@@ -721,8 +760,8 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 		goto fail;
 	s->port = conn_listener_port(s->htp);
 	if (cfg->admin_port > 0) {
-		s->admin =
-		    admin_new(base, &s->pools, cfg->admin_host, cfg->admin_port, err, errlen);
+		s->admin = admin_new(base, &s->pools, write_metrics, s, cfg->admin_host,
+		                     cfg->admin_port, err, errlen);
 		if (!s->admin)
 			goto fail;
 	}

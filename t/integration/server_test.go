@@ -164,3 +164,57 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Errorf("/healthz with the cache broken: %d (the process is alive)", st)
 	}
 }
+
+// /metrics (admin listener, Prometheus text) after a known sequence of
+// requests gives exact counts.
+func TestMetricsExactCounts(t *testing.T) {
+	u := newUpstream(t)
+	m := startModgate(t, options{proxy: u.URL()})
+	info := "/example.com/fix/a/@v/v1.0.0.info"
+	missing := "/example.com/fix/a/@v/v9.9.9.info"
+	bytes := 0
+	step := func(path string, want int) {
+		t.Helper()
+		st, body := rawGet(t, m.URL, path)
+		if st != want {
+			t.Fatalf("%s: %d, want %d", path, st, want)
+		}
+		bytes += len(body)
+	}
+	step(info, 200) // miss
+	waitCached(t, cachePath(t, m.CacheDir, "example.com/fix/a", "v1.0.0", ".info"))
+	step(info, 200)                          // hit
+	step(missing, 404)                       // miss, upstream 404
+	step(missing, 404)                       // negative
+	step("/example.com/Upper/@v/list", 400)  // refused
+	step("/sumdb/other.example/latest", 404) // not proxied
+	st, body := rawGet(t, "http://"+m.Admin, "/metrics")
+	if st != 200 {
+		t.Fatalf("/metrics: %d", st)
+	}
+	want := []string{
+		`modgate_requests_total{kind="info",code="200"} 2`,
+		`modgate_requests_total{kind="info",code="404"} 2`,
+		`modgate_requests_total{kind="list",code="400"} 1`,
+		`modgate_requests_total{kind="sumdb",code="404"} 1`,
+		`modgate_cache_results_total{result="hit"} 1`,
+		`modgate_cache_results_total{result="miss"} 2`,
+		`modgate_cache_results_total{result="negative"} 1`,
+		`modgate_cache_results_total{result="stale"} 0`,
+		fmt.Sprintf(`modgate_served_bytes_total %d`, bytes),
+		`modgate_upstream_fetches_total 2`,
+		fmt.Sprintf(`modgate_upstream_requests_total{upstream="%s",outcome="answer"} 2`, u.URL()),
+		fmt.Sprintf(`modgate_upstream_requests_total{upstream="%s",outcome="failure"} 0`, u.URL()),
+		fmt.Sprintf(`modgate_upstream_response_seconds_count{upstream="%s"} 2`, u.URL()),
+		fmt.Sprintf(`modgate_breaker_state{upstream="%s"} 0`, u.URL()),
+		`modgate_cache_ready 1`,
+	}
+	for _, w := range want {
+		if !strings.Contains(body, w+"\n") {
+			t.Errorf("/metrics lacks %q", w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", body)
+	}
+}

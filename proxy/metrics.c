@@ -1,0 +1,173 @@
+/*
+ * metrics — plain counters written on demand; nothing is computed on the
+ * request path but an index into a fixed table.
+ */
+#include "proxy/metrics.h"
+
+#include "cache/store.h"
+#include "proxy/pool.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* The last slot, 0, stands for every other status. */
+static const int codes[METRICS_CODES] = {200, 304, 400, 403, 404, 405, 410, 500, 502, 503, 504, 0};
+static const char *kind_names[METRICS_KINDS] = {"list",   "info",  "mod",  "zip",
+                                                "latest", "sumdb", "other"};
+static const char *cache_names[METRICS_CACHE] = {"hit", "miss", "stale", "negative"};
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+static enum metrics_kind kind_of(const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+
+	if (n == 0)
+		return METRICS_OTHER;
+	if (strncmp(path, "/sumdb/", 7) == 0)
+		return METRICS_SUMDB;
+	if (ends_with(path, n, "/@v/list"))
+		return METRICS_LIST;
+	if (ends_with(path, n, "/@latest"))
+		return METRICS_LATEST;
+	if (strstr(path, "/@v/")) {
+		if (ends_with(path, n, ".info"))
+			return METRICS_INFO;
+		if (ends_with(path, n, ".mod"))
+			return METRICS_MOD;
+		if (ends_with(path, n, ".zip"))
+			return METRICS_ZIP;
+	}
+	return METRICS_OTHER;
+}
+
+void metrics_request(struct metrics *m, const char *path, int status, const char *cache_state,
+                     uint64_t bytes)
+{
+	int c, i;
+
+	/* The last slot counts every status not in the table. */
+	for (c = 0; c < METRICS_CODES - 1 && codes[c] != status; c++)
+		;
+	m->requests[kind_of(path)][c]++;
+	m->bytes_served += bytes;
+	if (!cache_state)
+		return;
+	for (i = 0; i < METRICS_CACHE; i++) {
+		if (strcasecmp(cache_state, cache_names[i]) == 0) {
+			m->cache[i]++;
+			return;
+		}
+	}
+}
+
+void metrics_write(const struct metrics *m, struct pool_set *ps, uint64_t joins,
+                   uint64_t upstream_requests, struct cache_store *store, int64_t now,
+                   struct evbuffer *out)
+{
+	int k, c, i, b;
+	char why[512];
+
+	evbuffer_add_printf(out, "# HELP modgate_requests_total Client requests by endpoint kind "
+	                         "and status.\n# TYPE modgate_requests_total counter\n");
+	for (k = 0; k < METRICS_KINDS; k++) {
+		for (c = 0; c < METRICS_CODES; c++) {
+			char code[16];
+
+			if (!m->requests[k][c])
+				continue;
+			if (codes[c])
+				snprintf(code, sizeof(code), "%d", codes[c]);
+			else
+				snprintf(code, sizeof(code), "other");
+			evbuffer_add_printf(
+			    out, "modgate_requests_total{kind=\"%s\",code=\"%s\"} %llu\n",
+			    kind_names[k], code, (unsigned long long)m->requests[k][c]);
+		}
+	}
+	evbuffer_add_printf(out, "# HELP modgate_cache_results_total How requests were answered.\n"
+	                         "# TYPE modgate_cache_results_total counter\n");
+	for (i = 0; i < METRICS_CACHE; i++)
+		evbuffer_add_printf(out, "modgate_cache_results_total{result=\"%s\"} %llu\n",
+		                    cache_names[i], (unsigned long long)m->cache[i]);
+	evbuffer_add_printf(out,
+	                    "# HELP modgate_served_bytes_total Body bytes sent to clients.\n"
+	                    "# TYPE modgate_served_bytes_total counter\n"
+	                    "modgate_served_bytes_total %llu\n"
+	                    "# HELP modgate_singleflight_joins_total Requests that joined a fetch "
+	                    "already running.\n# TYPE modgate_singleflight_joins_total counter\n"
+	                    "modgate_singleflight_joins_total %llu\n"
+	                    "# HELP modgate_upstream_fetches_total Upstream transfers started.\n"
+	                    "# TYPE modgate_upstream_fetches_total counter\n"
+	                    "modgate_upstream_fetches_total %llu\n",
+	                    (unsigned long long)m->bytes_served, (unsigned long long)joins,
+	                    (unsigned long long)upstream_requests);
+	evbuffer_add_printf(out, "# HELP modgate_upstream_requests_total Upstream attempts by "
+	                         "outcome.\n# TYPE modgate_upstream_requests_total counter\n");
+	for (i = 0; i < ps->n_ups; i++) {
+		struct upstream *up = &ps->ups[i];
+
+		evbuffer_add_printf(
+		    out,
+		    "modgate_upstream_requests_total{upstream=\"%s\",outcome=\"answer\"} %llu\n",
+		    up->shown, (unsigned long long)up->answers);
+		evbuffer_add_printf(
+		    out,
+		    "modgate_upstream_requests_total{upstream=\"%s\",outcome=\"failure\"} %llu\n",
+		    up->shown, (unsigned long long)up->failures);
+	}
+	evbuffer_add_printf(out, "# HELP modgate_upstream_response_seconds Time to an upstream's "
+	                         "response headers.\n# TYPE modgate_upstream_response_seconds "
+	                         "histogram\n");
+	for (i = 0; i < ps->n_ups; i++) {
+		struct upstream *up = &ps->ups[i];
+		uint64_t cum = 0;
+
+		for (b = 0; b < POOL_LATENCY_BUCKETS - 1; b++) {
+			cum += up->latency[b];
+			evbuffer_add_printf(out,
+			                    "modgate_upstream_response_seconds_bucket{upstream=\"%"
+			                    "s\",le=\"%g\"} %llu\n",
+			                    up->shown, (double)(1LL << b) / 1000.0,
+			                    (unsigned long long)cum);
+		}
+		cum += up->latency[POOL_LATENCY_BUCKETS - 1];
+		evbuffer_add_printf(
+		    out,
+		    "modgate_upstream_response_seconds_bucket{upstream=\"%s\",le=\"+Inf\"} %llu\n"
+		    "modgate_upstream_response_seconds_count{upstream=\"%s\"} %llu\n",
+		    up->shown, (unsigned long long)cum, up->shown, (unsigned long long)cum);
+	}
+	evbuffer_add_printf(out, "# HELP modgate_breaker_state 0 closed, 1 half-open, 2 open.\n"
+	                         "# TYPE modgate_breaker_state gauge\n");
+	for (i = 0; i < ps->n_ups; i++) {
+		struct upstream *up = &ps->ups[i];
+		enum breaker_state st = breaker_state(&up->breaker, now);
+
+		evbuffer_add_printf(out, "modgate_breaker_state{upstream=\"%s\"} %d\n", up->shown,
+		                    st == BREAKER_CLOSED      ? 0
+		                    : st == BREAKER_HALF_OPEN ? 1
+		                                              : 2);
+	}
+	evbuffer_add_printf(out, "# HELP modgate_breaker_transitions_total Breaker state changes.\n"
+	                         "# TYPE modgate_breaker_transitions_total counter\n");
+	for (i = 0; i < ps->n_ups; i++) {
+		struct breaker_counters bc;
+
+		breaker_counters(&ps->ups[i].breaker, &bc);
+		evbuffer_add_printf(out,
+		                    "modgate_breaker_transitions_total{upstream=\"%s\"} %llu\n",
+		                    ps->ups[i].shown, (unsigned long long)bc.transitions);
+	}
+	evbuffer_add_printf(out,
+	                    "# HELP modgate_cache_ready 1 when the cache can take new objects.\n"
+	                    "# TYPE modgate_cache_ready gauge\nmodgate_cache_ready %d\n",
+	                    cache_store_health(store, 0, why, sizeof(why)) == 0);
+}

@@ -1,0 +1,50 @@
+/*
+ * metrics — counters for /metrics (Prometheus text format, on the admin
+ * listener): requests by endpoint kind and status, cache results, bytes
+ * served, single-flight joins, and from the pool set the upstreams'
+ * requests, outcomes, latency histograms and breaker states.
+ *
+ * Ownership: the server embeds the counters. Loop thread only.
+ */
+#ifndef MODGATE_METRICS_H
+#define MODGATE_METRICS_H
+
+#include <stdint.h>
+
+struct evbuffer;
+struct pool_set;
+struct cache_store;
+
+enum metrics_kind {
+	METRICS_LIST,
+	METRICS_INFO,
+	METRICS_MOD,
+	METRICS_ZIP,
+	METRICS_LATEST,
+	METRICS_SUMDB,
+	METRICS_OTHER,
+	METRICS_KINDS
+};
+
+#define METRICS_CODES 12 /* the 11 statuses modgate answers, and "other" */
+
+enum metrics_cache { METRICS_HIT, METRICS_MISS, METRICS_STALE, METRICS_NEGATIVE, METRICS_CACHE };
+
+struct metrics {
+	uint64_t requests[METRICS_KINDS][METRICS_CODES];
+	uint64_t cache[METRICS_CACHE];
+	uint64_t bytes_served;
+};
+
+/* Counts one finished request: its URL path (for the kind), status, the
+ * X-Modgate-Cache value it carried (NULL if none) and body bytes sent. */
+void metrics_request(struct metrics *m, const char *path, int status, const char *cache_state,
+                     uint64_t bytes);
+
+/* Writes every metric, in the Prometheus text exposition format, into out.
+ * joins: single-flight joins so far; store: for the disk's free space. */
+void metrics_write(const struct metrics *m, struct pool_set *ps, uint64_t joins,
+                   uint64_t upstream_requests, struct cache_store *store, int64_t now,
+                   struct evbuffer *out);
+
+#endif
