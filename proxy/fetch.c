@@ -35,6 +35,7 @@ struct fetch {
 	struct event *first_byte_ev; /* connect + first-byte deadline */
 	int aborted;                 /* a callback returned -1 */
 	char errbuf[CURL_ERROR_SIZE];
+	struct curl_slist *headers; /* X-Request-Id, freed with the transfer */
 	LIST_ENTRY(fetch) link;
 };
 
@@ -217,6 +218,7 @@ static void finish(struct fetch *f, CURLcode rc)
 	event_free(f->first_byte_ev);
 	f->cb->on_done(f->arg, res, status, res == FETCH_OK ? "" : msg);
 	curl_easy_cleanup(f->easy);
+	curl_slist_free_all(f->headers);
 	free(f);
 }
 
@@ -251,6 +253,7 @@ static void on_first_byte_timeout(evutil_socket_t fd, short what, void *arg)
 	snprintf(msg, sizeof(msg), "no response within %ld ms", f->first_byte_timeout_ms);
 	f->cb->on_done(f->arg, FETCH_TIMEOUT, 0, msg);
 	curl_easy_cleanup(f->easy);
+	curl_slist_free_all(f->headers);
 	free(f);
 }
 
@@ -334,6 +337,14 @@ struct fetch *fetch_start(struct fetch_ctx *ctx, const char *url, const struct f
 	curl_easy_setopt(f->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (opts->total_timeout_ms > 0)
 		curl_easy_setopt(f->easy, CURLOPT_TIMEOUT_MS, opts->total_timeout_ms);
+	if (opts->request_id && opts->request_id[0]) {
+		char h[128];
+
+		snprintf(h, sizeof(h), "X-Request-Id: %.64s", opts->request_id);
+		f->headers = curl_slist_append(NULL, h);
+		if (f->headers)
+			curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers);
+	}
 	f->first_byte_timeout_ms = opts->first_byte_timeout_ms;
 	f->first_byte_ev = evtimer_new(ctx->base, on_first_byte_timeout, f);
 	deadline.tv_sec = (opts->connect_timeout_ms + opts->first_byte_timeout_ms) / 1000;
@@ -343,6 +354,7 @@ struct fetch *fetch_start(struct fetch_ctx *ctx, const char *url, const struct f
 		if (f->first_byte_ev)
 			event_free(f->first_byte_ev);
 		curl_easy_cleanup(f->easy);
+		curl_slist_free_all(f->headers);
 		free(f);
 		return NULL;
 	}
@@ -358,6 +370,7 @@ void fetch_cancel(struct fetch *f)
 	event_free(f->first_byte_ev);
 	curl_multi_remove_handle(f->ctx->multi, f->easy);
 	curl_easy_cleanup(f->easy);
+	curl_slist_free_all(f->headers);
 	free(f);
 }
 

@@ -30,6 +30,7 @@ struct fetch_opts {
 	long first_byte_timeout_ms; /* after connecting, until the response starts */
 	long idle_timeout_ms;       /* no byte for this long aborts the transfer */
 	long total_timeout_ms;      /* the whole transfer; 0: no bound */
+	const char *request_id;     /* sent as X-Request-Id (copied); NULL: none */
 };
 
 /* Callbacks run on the loop thread, from inside libcurl's callbacks for

@@ -428,6 +428,7 @@ static struct fetch_opts attempt_opts(const struct flight *f)
 	    /* Metadata is small: a transfer that drags on is a sick upstream.
 	     * A zip may be large and slow but alive: idle bounds it. */
 	    .total_timeout_ms = f->kind == MODPATH_ZIP ? 0 : cfg->metadata_timeout_ms,
+	    .request_id = f->request_id,
 	};
 
 	return o;
@@ -814,7 +815,7 @@ static void try_next(struct flight *f, int failed)
 }
 
 int flight_join(struct flight_env *env, struct pool *pool, const struct modpath_req *mp,
-                const char *rel, int immutable, struct flight_waiter *w)
+                const char *rel, int immutable, const char *request_id, struct flight_waiter *w)
 {
 	struct flight *f = strmap_get(env->flights, rel);
 	int fresh = !f;
@@ -830,6 +831,7 @@ int flight_join(struct flight_env *env, struct pool *pool, const struct modpath_
 		snprintf(f->rel, sizeof(f->rel), "%s", rel);
 		snprintf(f->module, sizeof(f->module), "%s", mp->module);
 		snprintf(f->version, sizeof(f->version), "%s", mp->version);
+		snprintf(f->request_id, sizeof(f->request_id), "%s", request_id ? request_id : "");
 		f->kind = mp->kind;
 		TAILQ_INIT(&f->waiters);
 		f->notify_ev = event_new(env->base, -1, 0, on_notify, f);

@@ -88,6 +88,7 @@ struct flight {
 	char version[MODPATH_MAX + 1]; /* unescaped; "" for list and latest */
 	enum modpath_kind kind;
 	struct direct_req *direct; /* the child go command fetching this, if any */
+	char request_id[72];       /* of the request that started it, sent upstream */
 	int immutable;
 	struct pool_walk walk;
 	struct pool_member *member;   /* the upstream being tried */
@@ -124,13 +125,14 @@ struct flight {
 
 /* Attaches w to the flight for rel (escaped cache path of module), starting
  * one through pool (borrowed, from env->pools; NULL: straight to the origin
- * through env->direct) if none runs. mp names the object. immutable says
+ * through env->direct) if none runs. mp names the object; request_id (copied)
+ * goes upstream with its transfers. immutable says
  * whether the object may be replaced once committed. w is borrowed until
  * flight_leave. 0, or -1 if no flight could be created (out of memory);
  * w->notify then never runs. Loop thread; safe from inside libevhtp
  * callbacks. */
 int flight_join(struct flight_env *env, struct pool *pool, const struct modpath_req *mp,
-                const char *rel, int immutable, struct flight_waiter *w);
+                const char *rel, int immutable, const char *request_id, struct flight_waiter *w);
 
 /* The monotonic clock in milliseconds, as breakers and walks count time. */
 int64_t flight_now_ms(void);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static enum log_level min_level = LOG_INFO;
@@ -51,6 +52,23 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	line[n++] = '\n';
 	/* One write per line keeps lines whole when threads log at once. */
 	if (write(STDERR_FILENO, line, n) < 0) {
+		/* stderr gone: nowhere left to say so */
+	}
+}
+
+int log_enabled(enum log_level level)
+{
+	return level >= min_level;
+}
+
+void log_line(enum log_level level, const char *line)
+{
+	struct iovec iov[2] = {{(void *)line, strlen(line)}, {"\n", 1}};
+
+	if (level < min_level)
+		return;
+	/* One writev per line keeps lines whole when threads log at once. */
+	if (writev(STDERR_FILENO, iov, 2) < 0) {
 		/* stderr gone: nowhere left to say so */
 	}
 }

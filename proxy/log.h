@@ -15,6 +15,13 @@ int log_parse_level(const char *s, enum log_level *level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Whether lines at level are written. */
+int log_enabled(enum log_level level);
+
+/* Writes line as it is (one JSON object, say) plus a newline, if level is
+ * enabled. */
+void log_line(enum log_level level, const char *line);
+
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

@@ -34,7 +34,9 @@
 #include "sumdb/proxypath.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <evhtp.h>
+#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,10 +63,23 @@ struct server {
 	struct pool_set pools;
 	struct admin *admin; /* NULL when [admin] listen = off */
 	struct metrics metrics;
+	uint64_t id_seed, id_seq; /* request ids made here */
+};
+
+/* What the access log says of a request, from its start to its end. */
+struct access {
+	struct server *srv;
+	int64_t start_ms;
+	int64_t end_ms;       /* when its last byte was queued; 0: at its end */
+	char id[72];          /* X-Request-Id: the client's, or made here */
+	const char *upstream; /* the upstream that answered (borrowed from the pool set) */
+	int attempts;         /* upstream attempts its flight made */
+	int status;           /* the status sent, when libevhtp's cannot be trusted */
 };
 
 /* One per paused request; freed in on_request_fini. */
 struct request_ctx {
+	struct access acc; /* first: a plain request's fini hook gets just this */
 	struct server *srv;
 	evhtp_request_t *req;
 	struct flight_waiter waiter;
@@ -237,20 +252,65 @@ static void unhook(struct request_ctx *c)
 
 /* Counts a finished request for /metrics: kind from its path, its status,
  * how the cache answered it, the body bytes it announced. */
-static void account(struct server *s, evhtp_request_t *req, int status)
+/* One JSON line per request on stderr (log level info). */
+static void access_log(struct access *a, evhtp_request_t *req, const char *path, int status,
+                       const char *cache, uint64_t bytes)
 {
-	const char *len = evhtp_header_find(req->headers_out, "Content-Length");
-	uint64_t bytes = len && !is_head(req) ? strtoull(len, NULL, 10) : 0;
+	struct modpath_req *mp;
+	char client[INET6_ADDRSTRLEN] = "", err[64], when[32], *line;
+	struct sockaddr *sa = evhtp_request_get_connection(req)->saddr;
+	int pstatus;
+	time_t now = time(NULL);
+	struct tm tm;
+	json_t *o;
 
-	metrics_request(&s->metrics, req->uri && req->uri->path ? req->uri->path->full : NULL,
-	                status, evhtp_header_find(req->headers_out, "X-Modgate-Cache"), bytes);
+	if (!log_enabled(LOG_INFO))
+		return;
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, client, sizeof(client));
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, client,
+		          sizeof(client));
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:i, s:I, s:I, s:s?, s:s?, s:i}", "time", when,
+	              "id", a->id, "client", client, "method",
+	              evhtp_request_get_method(req) == htp_method_HEAD ? "HEAD" : "GET", "path",
+	              path, "status", status, "bytes", (json_int_t)bytes, "ms",
+	              (json_int_t)(flight_now_ms() - a->start_ms), "cache", cache, "upstream",
+	              a->upstream, "attempts", a->attempts);
+	mp = path && strncmp(path, "/sumdb/", 7) != 0 ? malloc(sizeof(*mp)) : NULL;
+	if (o && mp && modpath_parse_request(path, mp, &pstatus, err, sizeof(err)) == 0) {
+		json_object_set_new(o, "module", json_string(mp->module));
+		if (mp->version[0])
+			json_object_set_new(o, "version", json_string(mp->version));
+	}
+	free(mp);
+	line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (line)
+		log_line(LOG_INFO, line);
+	free(line);
+	json_decref(o);
 }
 
-/* The fini hook of a request answered at once (no context). */
+/* Counts a finished request for /metrics and writes its access line. */
+static void account(struct access *a, evhtp_request_t *req, int status)
+{
+	const char *len = evhtp_header_find(req->headers_out, "Content-Length");
+	const char *cache = evhtp_header_find(req->headers_out, "X-Modgate-Cache");
+	const char *path = req->uri && req->uri->path ? req->uri->path->full : NULL;
+	uint64_t bytes = len && !is_head(req) ? strtoull(len, NULL, 10) : 0;
+
+	metrics_request(&a->srv->metrics, path, status, cache, bytes);
+	access_log(a, req, path, status, cache, bytes);
+}
+
+/* The fini hook of a request answered at once: arg is its struct access. */
 static evhtp_res on_plain_fini(evhtp_request_t *req, void *arg)
 {
 	evhtp_request_unset_hook(req, evhtp_hook_on_request_fini);
 	account(arg, req, evhtp_request_get_status_code(req));
+	free(arg);
 	return EVHTP_RES_OK;
 }
 
@@ -264,7 +324,7 @@ static evhtp_res on_request_fini(evhtp_request_t *req, void *arg)
 		return EVHTP_RES_OK;
 	/* Not evhtp_request_get_status_code: resuming a paused request resets
 	 * it to 200. */
-	account(c->srv, req, c->status);
+	account(&c->acc, req, c->status);
 	unhook(c);
 	flight_leave(&c->waiter);
 	if (c->stale_fd >= 0)
@@ -283,6 +343,7 @@ static void abort_stream(struct request_ctx *c, const char *why)
 {
 	log_warn("cutting a response short: %s", why);
 	c->finished = 1;
+	c->acc.end_ms = flight_now_ms();
 	flight_leave(&c->waiter);
 	cut_short(c->req);
 }
@@ -322,11 +383,13 @@ static void pump(struct request_ctx *c)
 		c->sent += n;
 		if (last)
 			c->finished = 1;
+		c->acc.end_ms = flight_now_ms();
 	}
 	if (c->chunked && f->state == FLIGHT_COMPLETE && c->sent == f->written) {
 		evhtp_send_reply_end(c->req);
 		evbuffer_add(out, "0\r\n\r\n", 5);
 		c->finished = 1;
+		c->acc.end_ms = flight_now_ms();
 	}
 	if (c->finished) {
 		/* Every byte is queued from its own descriptor: the flight is
@@ -365,6 +428,7 @@ static void start_stream(struct request_ctx *c)
 	if (f->content_length == 0) {
 		evhtp_send_reply(req, EVHTP_RES_OK);
 		c->finished = 1;
+		c->acc.end_ms = flight_now_ms();
 		flight_leave(&c->waiter);
 		resume(c);
 		return;
@@ -401,6 +465,7 @@ static void reply_failure(struct request_ctx *c)
 	}
 	flight_leave(&c->waiter);
 	c->finished = 1;
+	c->acc.end_ms = flight_now_ms();
 	resume(c);
 }
 
@@ -410,6 +475,10 @@ static void on_flight(struct flight_waiter *w)
 	    (struct request_ctx *)((char *)w - offsetof(struct request_ctx, waiter));
 	struct flight *f = w->flight;
 
+	if (f->state != FLIGHT_WAITING) {
+		c->acc.attempts = f->walk.attempts;
+		c->acc.upstream = f->member ? f->member->up->shown : f->walk.pool ? NULL : "direct";
+	}
 	if (c->started) {
 		pump(c);
 		return;
@@ -436,6 +505,7 @@ static void on_flight(struct flight_waiter *w)
 		evhtp_send_reply(c->req, EVHTP_RES_OK);
 		c->status = 200;
 		c->started = c->finished = 1;
+		c->acc.end_ms = flight_now_ms();
 		flight_leave(w);
 		resume(c);
 		return;
@@ -586,6 +656,29 @@ static int build_rel(const struct modpath_req *mp, char *rel, size_t len)
 	return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
+/* A request id from the client's X-Request-Id when it is a plain token,
+ * else one made here; echoed to the client, sent to the upstream, logged. */
+static struct access *start_access(struct server *s, evhtp_request_t *req)
+{
+	struct access *a = calloc(1, sizeof(*a));
+	const char *given = evhtp_header_find(req->headers_in, "X-Request-Id");
+	size_t n = given ? strlen(given) : 0;
+
+	if (!a)
+		return NULL;
+	a->srv = s;
+	a->start_ms = flight_now_ms();
+	if (n > 0 && n <= 64 &&
+	    strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") ==
+	        n)
+		snprintf(a->id, sizeof(a->id), "%s", given);
+	else
+		snprintf(a->id, sizeof(a->id), "%016llx",
+		         (unsigned long long)((s->id_seed + ++s->id_seq) * 0x9E3779B97F4A7C15ULL));
+	add_header(req, "X-Request-Id", a->id);
+	return a;
+}
+
 static void on_request(evhtp_request_t *req, void *arg)
 {
 	struct server *s = arg;
@@ -593,6 +686,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 	struct cache_stat st;
 	const struct cache_neg_entry *neg;
 	struct request_ctx *c;
+	struct access *acc;
 	char rel[FLIGHT_REL_MAX + 1];
 	char err[512];
 	int status, fd, immutable, sumdb = 0;
@@ -603,7 +697,12 @@ static void on_request(evhtp_request_t *req, void *arg)
 	const char *path = req->uri && req->uri->path ? req->uri->path->full : NULL;
 	time_t now = time(NULL);
 
-	evhtp_request_set_hook(req, evhtp_hook_on_request_fini, (evhtp_hook)on_plain_fini, s);
+	acc = start_access(s, req);
+	if (!acc) {
+		reply_text(req, 503, NULL, "modgate: out of memory");
+		return;
+	}
+	evhtp_request_set_hook(req, evhtp_hook_on_request_fini, (evhtp_hook)on_plain_fini, acc);
 	if (method != htp_method_GET && method != htp_method_HEAD) {
 		add_header(req, "Allow", "GET, HEAD");
 		reply_text(req, 405, NULL, "modgate: only GET and HEAD are served");
@@ -670,6 +769,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 		reply_text(req, 503, NULL, "modgate: out of memory");
 		return;
 	}
+	c->acc = *acc;
 	c->srv = s;
 	c->req = req;
 	c->kind = mp.kind;
@@ -679,7 +779,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 	c->stale_fd = fd;
 	c->stale_size = fd >= 0 ? st.size : 0;
 	c->waiter.notify = on_flight;
-	if (flight_join(&s->env, pool, &mp, rel, immutable, &c->waiter) < 0) {
+	if (flight_join(&s->env, pool, &mp, rel, immutable, acc->id, &c->waiter) < 0) {
 		if (fd >= 0)
 			close(fd);
 		free(c);
@@ -687,7 +787,9 @@ static void on_request(evhtp_request_t *req, void *arg)
 		           "modgate: cannot start an upstream fetch (out of memory)");
 		return;
 	}
+	/* From here the context carries the access record. */
 	evhtp_request_set_hook(req, evhtp_hook_on_request_fini, (evhtp_hook)on_request_fini, c);
+	free(acc);
 	evhtp_request_pause(req);
 }
 
@@ -729,6 +831,7 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 	}
 	s->base = base;
 	s->cfg = *cfg;
+	s->id_seed = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
 	conn_set_init(&s->clients, cfg->max_connections, "client");
 	s->env.base = base;
 	s->env.cfg = &s->cfg;

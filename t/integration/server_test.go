@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -216,5 +217,70 @@ func TestMetricsExactCounts(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", body)
+	}
+}
+
+// One JSON access line per request; the request id is the client's
+// X-Request-Id (or made here), echoed to the client and sent upstream.
+func TestAccessLogAndRequestID(t *testing.T) {
+	u := newUpstream(t)
+	m := startModgate(t, options{proxy: u.URL()})
+	req, _ := http.NewRequest("GET", m.URL+"/example.com/fix/b/@v/v1.0.0.info", nil)
+	req.Header.Set("X-Request-Id", "ci-run-42.7")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Request-Id"); got != "ci-run-42.7" {
+		t.Errorf("X-Request-Id echoed as %q", got)
+	}
+	if got := u.RequestID("/example.com/fix/b/@v/v1.0.0.info"); got != "ci-run-42.7" {
+		t.Errorf("upstream saw X-Request-Id %q", got)
+	}
+	// A hit with no id of its own gets one made here.
+	waitCached(t, cachePath(t, m.CacheDir, "example.com/fix/b", "v1.0.0", ".info"))
+	_, h, _ := get(t, m.URL+"/example.com/fix/b/@v/v1.0.0.info")
+	made := h.Get("X-Request-Id")
+	if len(made) != 16 {
+		t.Errorf("made-up request id %q", made)
+	}
+	type line struct {
+		ID, Method, Path, Module, Version, Cache, Upstream string
+		Status, Attempts                                   int
+		Bytes                                              int64
+	}
+	var seen []line
+	eventually(t, "two access lines", func() bool {
+		seen = nil
+		for _, l := range strings.Split(m.Log(), "\n") {
+			var a line
+			if strings.HasPrefix(l, "{") && json.Unmarshal([]byte(l), &a) == nil && a.Path != "" {
+				seen = append(seen, a)
+			}
+		}
+		return len(seen) >= 2
+	})
+	want := fixtureModule(t, u, "example.com/fix/b", "v1.0.0")
+	first := seen[0]
+	if first.ID != "ci-run-42.7" || first.Status != 200 || first.Cache != "MISS" || first.Upstream != u.URL() ||
+		first.Attempts != 1 || first.Module != "example.com/fix/b" || first.Version != "v1.0.0" ||
+		first.Bytes != int64(len(want.Info)) || first.Method != "GET" {
+		t.Errorf("first access line: %+v", first)
+	}
+	if second := seen[1]; second.ID != made || second.Cache != "HIT" || second.Upstream != "" {
+		t.Errorf("second access line: %+v", second)
+	}
+	// A hostile id is not trusted: a fresh one is made.
+	req, _ = http.NewRequest("GET", m.URL+"/example.com/fix/b/@v/v1.0.0.info", nil)
+	req.Header.Set("X-Request-Id", `x"}{injected`)
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Request-Id"); strings.Contains(got, "injected") {
+		t.Errorf("a malformed request id was kept: %q", got)
 	}
 }
