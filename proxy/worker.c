@@ -28,7 +28,7 @@ struct job_queue {
 struct worker_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct job_queue todo;
+	struct job_queue queued;
 	struct job_queue done;
 	int stopping;
 	int nthreads;
@@ -67,9 +67,9 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (!p->todo.head && !p->stopping)
+		while (!p->queued.head && !p->stopping)
 			pthread_cond_wait(&p->cond, &p->lock);
-		j = queue_pop(&p->todo);
+		j = queue_pop(&p->queued);
 		if (!j)
 			break; /* stopping and drained */
 		pthread_mutex_unlock(&p->lock);
@@ -161,7 +161,7 @@ int worker_submit(struct worker_pool *p, worker_run_fn run, worker_done_fn done,
 	j->done = done;
 	j->arg = arg;
 	pthread_mutex_lock(&p->lock);
-	queue_push(&p->todo, j);
+	queue_push(&p->queued, j);
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	p->pending++;
