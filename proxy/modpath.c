@@ -725,8 +725,8 @@ static void req_clear(struct modpath_req *req)
 
 /* Decodes %XX once. Refuses a truncated or non-hex escape, and any control
  * byte, raw or decoded: none can be part of a valid module path or version,
- * and NUL would cut our strings short. Returns the decoded length or -1. */
-static long percent_decode(const char *raw, size_t n, char *out)
+ * and NUL would cut our strings short. */
+long modpath_percent_decode(const char *raw, size_t n, char *out)
 {
 	size_t i, j = 0;
 
@@ -787,7 +787,7 @@ int modpath_parse_request(const char *raw, struct modpath_req *req, int *status,
 		errbuf_set(err, errlen, "request path longer than %d bytes", MODPATH_RAW_MAX);
 		goto fail;
 	}
-	dn = percent_decode(raw, rawlen, dec);
+	dn = modpath_percent_decode(raw, rawlen, dec);
 	if (dn < 0) {
 		errbuf_set(err, errlen,
 		           "malformed percent-encoding or control character in request path");

@@ -67,6 +67,11 @@ struct modpath_req {
 int modpath_parse_request(const char *raw, struct modpath_req *req, int *status, char *err,
                           size_t errlen);
 
+/* Decodes the %XX escapes of raw[0..n) once into out (at least n bytes; not
+ * NUL-terminated). Returns the decoded length, or -1 for a truncated or
+ * non-hex escape or a control byte, raw or decoded. */
+long modpath_percent_decode(const char *raw, size_t n, char *out);
+
 /* module.EscapePath: checks path with modpath_check_path, then writes its
  * case-encoded form into out. 0, or -1 when the path is invalid or the result
  * (with its NUL) does not fit in outlen bytes. */

@@ -9,41 +9,6 @@
 
 #include <string.h>
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes src into dst; control bytes refused. */
-static int decode(const char *src, char *dst, size_t dstlen)
-{
-	size_t o = 0;
-
-	for (; *src; src++) {
-		int c = (unsigned char)*src;
-
-		if (c == '%') {
-			int hi = hexval(src[1]), lo = hi < 0 ? -1 : hexval(src[2]);
-
-			if (lo < 0)
-				return -1;
-			c = hi * 16 + lo;
-			src += 2;
-		}
-		if (c < 0x20 || c == 0x7f || o + 1 >= dstlen)
-			return -1;
-		dst[o++] = (char)c;
-	}
-	dst[o] = '\0';
-	return 0;
-}
-
 static int is_digits(const char *s, size_t n)
 {
 	size_t i;
@@ -124,7 +89,8 @@ int sumdb_parse_path(const char *raw, struct sumdb_path *p, int *status, char *e
 {
 	char path[SUMDB_NAME_MAX + SUMDB_REST_MAX + 16];
 	const char *name, *slash;
-	size_t n;
+	size_t n, rawlen;
+	long dn;
 
 	memset(p, 0, sizeof(*p));
 	*status = 404;
@@ -133,10 +99,13 @@ int sumdb_parse_path(const char *raw, struct sumdb_path *p, int *status, char *e
 		return -1;
 	}
 	*status = 400;
-	if (decode(raw + 7, path, sizeof(path)) < 0) {
+	rawlen = strnlen(raw + 7, sizeof(path));
+	dn = rawlen < sizeof(path) ? modpath_percent_decode(raw + 7, rawlen, path) : -1;
+	if (dn < 0) {
 		errbuf_set(err, errlen, "malformed checksum database path");
 		return -1;
 	}
+	path[dn] = '\0';
 	name = path;
 	slash = strchr(name, '/');
 	n = slash ? (size_t)(slash - name) : 0;
