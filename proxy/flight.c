@@ -87,17 +87,23 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 	flight_unref(f);
 }
 
+/* Stops the running upstream attempt, if any; its breaker learns nothing. */
+static void cancel_attempt(struct flight *f)
+{
+	if (!f->fetch)
+		return;
+	fetch_cancel(f->fetch);
+	f->fetch = NULL;
+	breaker_release(&f->member->up->breaker, &f->permit);
+}
+
 /* Stops every transfer of f (its attempt, hedge or child go command); the
  * breakers are told nothing: we stopped them, they did not fail. */
 static void stop_transfers(struct flight *f)
 {
 	cancel_hedge(f);
 	f->walk_paused = 0;
-	if (f->fetch) {
-		fetch_cancel(f->fetch);
-		f->fetch = NULL;
-		breaker_release(&f->member->up->breaker, &f->permit);
-	}
+	cancel_attempt(f);
 	if (f->direct) {
 		direct_cancel(f->direct);
 		f->direct = NULL;
@@ -493,11 +499,7 @@ static void hedge_wins(struct flight *f)
 	size_t len = evbuffer_get_length(f->hedge.body);
 	const char *data = (const char *)evbuffer_pullup(f->hedge.body, -1);
 
-	if (f->fetch) {
-		fetch_cancel(f->fetch);
-		f->fetch = NULL;
-		breaker_release(&f->member->up->breaker, &f->permit);
-	}
+	cancel_attempt(f);
 	drop_body(f);
 	f->body_fd =
 	    cache_temp_create(f->env->store, f->tmp_name, sizeof(f->tmp_name), err, sizeof(err));
