@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TMP_DIR ".tmp"
@@ -283,4 +284,100 @@ enum cache_commit_result cache_commit(struct cache_store *s, int fd, const char 
 fail:
 	unlinkat(s->root_fd, name, 0);
 	return CACHE_COMMIT_ERROR;
+}
+
+/* Temp names made on worker threads; the loop's own seq is not theirs. */
+static _Atomic unsigned long worker_seq;
+
+int cache_put_file(struct cache_store *s, const char *rel, const void *data, size_t len, char *err,
+                   size_t errlen)
+{
+	char name[96];
+	const char *p = data;
+	size_t left = len;
+	int fd;
+
+	snprintf(name, sizeof(name), "%s/%ld-w%lu.tmp", TMP_DIR, (long)getpid(), ++worker_seq);
+	fd = openat(s->root_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create temp file in %s/%s: %s", s->root, TMP_DIR,
+		         strerror(errno));
+		return -1;
+	}
+	while (left > 0) {
+		ssize_t n = write(fd, p, left);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "writing %s/%s: %s", s->root, name, strerror(errno));
+			close(fd);
+			unlinkat(s->root_fd, name, 0);
+			return -1;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	if (cache_commit(s, fd, name, rel, 0, err, errlen) != CACHE_COMMITTED) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+ssize_t cache_get_file(struct cache_store *s, const char *rel, void *buf, size_t cap)
+{
+	int fd = openat(s->root_fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	size_t got = 0;
+
+	if (fd < 0)
+		return -1;
+	while (got < cap) {
+		ssize_t n = read(fd, (char *)buf + got, cap - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	return (ssize_t)got;
+}
+
+int cache_quarantine(struct cache_store *s, const char *name, const char *json, size_t json_len,
+                     char *stem, size_t stemlen, char *err, size_t errlen)
+{
+	char body[128], rec[128];
+	struct tm tm;
+	time_t now = time(NULL);
+
+	gmtime_r(&now, &tm);
+	snprintf(stem, stemlen, "%04d%02d%02dT%02d%02d%02dZ-%ld-%lu", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)getpid(),
+	         ++worker_seq);
+	snprintf(body, sizeof(body), "%s/%s.body", CACHE_QUARANTINE_DIR, stem);
+	snprintf(rec, sizeof(rec), "%s/%s.json", CACHE_QUARANTINE_DIR, stem);
+	if (mkdirat(s->root_fd, CACHE_QUARANTINE_DIR, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s/%s: %s", s->root, CACHE_QUARANTINE_DIR,
+		         strerror(errno));
+		unlinkat(s->root_fd, name, 0);
+		return -1;
+	}
+	/* The bytes first: a record always has its body beside it. */
+	if (renameat(s->root_fd, name, s->root_fd, body) < 0) {
+		snprintf(err, errlen, "cannot move %s into %s/%s: %s", name, s->root, body,
+		         strerror(errno));
+		unlinkat(s->root_fd, name, 0);
+		return -1;
+	}
+	return cache_put_file(s, rec, json, json_len, err, errlen);
 }

@@ -79,4 +79,26 @@ enum cache_commit_result {
 enum cache_commit_result cache_commit(struct cache_store *s, int fd, const char *name,
                                       const char *rel, int immutable, char *err, size_t errlen);
 
+/* modgate's own folders beside the GOPROXY tree. */
+#define CACHE_SUMS_DIR ".sums"             /* recorded h1: of each committed .mod/.zip */
+#define CACHE_QUARANTINE_DIR ".quarantine" /* refused bytes and their records */
+#define CACHE_SUMDB_DIR ".sumdb"           /* the kept tree head of each database */
+
+/* Writes len bytes of data as the file rel, which may lie in one of
+ * modgate's own folders: temp file, fsync, rename over any old one, fsync
+ * the folder. 0, or -1 with err. Blocking: worker thread. */
+int cache_put_file(struct cache_store *s, const char *rel, const void *data, size_t len, char *err,
+                   size_t errlen);
+
+/* Reads at most cap bytes of the file rel into buf: the count, or -1 with
+ * errno (ENOENT when absent). For small files; any thread. */
+ssize_t cache_get_file(struct cache_store *s, const char *rel, void *buf, size_t cap);
+
+/* Moves the temp file name into the quarantine folder as STEM.body and
+ * writes json (json_len bytes) beside it as STEM.json; STEM (UTC time, pid,
+ * a sequence number) goes to stem. On failure the temp file is removed.
+ * 0, or -1 with err. Blocking: worker thread. */
+int cache_quarantine(struct cache_store *s, const char *name, const char *json, size_t json_len,
+                     char *stem, size_t stemlen, char *err, size_t errlen);
+
 #endif

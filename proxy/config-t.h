@@ -15,6 +15,8 @@
 #define CONFIG_MAX_UPSTREAMS 16
 #define CONFIG_URL_MAX 512
 #define CONFIG_HOST_MAX 256
+/* A verifier key: name (up to 255), "+", 8 hex digits, "+", 44 base64. */
+#define CONFIG_SUMDB_KEY_MAX 320
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_PATTERNS_MAX 4096
 #define CONFIG_MAX_POOLS 16
@@ -134,10 +136,19 @@ struct config {
 	char admin_host[CONFIG_HOST_MAX];
 	int admin_port;
 
-	/* The checksum database clients may reach through modgate's /sumdb/
-	 * (passed through to the upstreams, tiles cached): the name from
-	 * $GOSUMDB, default sum.golang.org; "" when GOSUMDB=off. */
+	/* The checksum database (GOSUMDB syntax: "off", a known name, or
+	 * "name+hash+keydata [URL]"): every .mod and .zip of a module not
+	 * matching nosumdb is verified against it before it is cached, and
+	 * clients reach it through modgate's /sumdb/NAME/. sumdb_name "" when
+	 * off. sumdb_key is the verifier key; sumdb_url "" means through the
+	 * upstreams (as /sumdb/NAME/ on a proxy), else the database itself. */
 	char sumdb_name[CONFIG_HOST_MAX];
+	char sumdb_key[CONFIG_SUMDB_KEY_MAX];
+	char sumdb_url[CONFIG_URL_MAX];
+
+	/* GONOSUMDB patterns (else GOPRIVATE's): modules not checked against
+	 * the database but pinned on first use. */
+	char nosumdb[CONFIG_PATTERNS_MAX];
 
 	/* The cache root. Default: $MODGATE_CACHE if set, else
 	 * $XDG_CACHE_HOME/modgate (when absolute), else $HOME/.cache/modgate,

@@ -40,6 +40,7 @@
 
 #include "breaker/breaker.h"
 #include "proxy/pathglob.h"
+#include "sumdb/note.h"
 
 #define CONFIG_MAX_LINE 8192              /* longest line of the INI file, bytes */
 #define CONFIG_FILE_MAX (1024 * 1024)     /* largest INI file read */
@@ -688,6 +689,90 @@ static int set_patterns(char *dst, size_t dstlen, const char *v, char *err, size
 	return 0;
 }
 
+/* ---- GOSUMDB ----------------------------------------------------------------- */
+
+/* The go command's built-in key (cmd/go/internal/modfetch: knownGOSUMDB). */
+#define KNOWN_SUMDB_NAME "sum.golang.org"
+#define KNOWN_SUMDB_KEY "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8"
+
+int config_parse_gosumdb(struct config *c, const char *value, char *err, size_t errlen)
+{
+	char first[CONFIG_SUMDB_KEY_MAX], url[CONFIG_URL_MAX] = "", why[400];
+	const char *p = value + strspn(value, " \t"), *rest;
+	size_t n = strcspn(p, " \t");
+	struct sumdb_verifier v;
+
+	if (n == 0) {
+		errbuf_set(err, errlen, "empty checksum database (write off to disable it)");
+		return -1;
+	}
+	if (n >= sizeof(first)) {
+		errbuf_set(err, errlen, "checksum database key longer than %zu bytes",
+		           sizeof(first) - 1);
+		return -1;
+	}
+	memcpy(first, p, n);
+	first[n] = '\0';
+	rest = p + n + strspn(p + n, " \t");
+	if (strcmp(first, "off") == 0 && !*rest) {
+		c->sumdb_name[0] = c->sumdb_key[0] = c->sumdb_url[0] = '\0';
+		return 0;
+	}
+	if (*rest) {
+		size_t m = strcspn(rest, " \t");
+
+		if (rest[m + strspn(rest + m, " \t")] != '\0') {
+			errbuf_set(err, errlen,
+			           "checksum database: expected \"KEY [URL]\", got %.200s", value);
+			return -1;
+		}
+		if (m >= sizeof(why)) {
+			errbuf_set(err, errlen, "checksum database URL too long");
+			return -1;
+		}
+		memcpy(why, rest, m);
+		why[m] = '\0';
+		if (parse_proxy_url(why, url, sizeof(url), err, errlen) < 0)
+			return -1;
+		if (strncmp(url, "file://", 7) == 0) {
+			errbuf_set(err, errlen, "checksum database URL must be http or https");
+			return -1;
+		}
+	}
+	/* A bare name must be one the go command knows the key of. */
+	if (!strchr(first, '+')) {
+		if (strcmp(first, "sum.golang.google.cn") == 0 && !url[0])
+			snprintf(url, sizeof(url), "https://sum.golang.google.cn");
+		else if (strcmp(first, KNOWN_SUMDB_NAME) != 0 &&
+		         strcmp(first, "sum.golang.google.cn") != 0) {
+			errbuf_set(err, errlen,
+			           "unknown checksum database %.200s (give its key: "
+			           "name+hash+keydata)",
+			           first);
+			return -1;
+		}
+		snprintf(first, sizeof(first), "%s", KNOWN_SUMDB_KEY);
+	}
+	if (sumdb_verifier_parse(first, strlen(first), &v, why, sizeof(why)) != 0) {
+		errbuf_set(err, errlen, "checksum database key %.200s: %s", first, why);
+		return -1;
+	}
+	if (v.name_len >= sizeof(c->sumdb_name) ||
+	    strspn(v.name, "abcdefghijklmnopqrstuvwxyz0123456789.-_") != v.name_len) {
+		errbuf_set(err, errlen, "checksum database name %.200s is not a host name", v.name);
+		return -1;
+	}
+	snprintf(c->sumdb_name, sizeof(c->sumdb_name), "%s", v.name);
+	snprintf(c->sumdb_key, sizeof(c->sumdb_key), "%s", first);
+	snprintf(c->sumdb_url, sizeof(c->sumdb_url), "%s", url);
+	return 0;
+}
+
+int config_is_nosumdb(const struct config *c, const char *module_path)
+{
+	return !c->sumdb_name[0] || pathglob_match_prefix(c->nosumdb, module_path) == 1;
+}
+
 /* ---- the key table ----------------------------------------------------------- */
 
 enum key_kind {
@@ -700,6 +785,7 @@ enum key_kind {
 	KEY_GOPROXY,  /* upstreams + n_upstreams */
 	KEY_PATTERNS, /* char[] at off, GONOPROXY syntax */
 	KEY_PERCENT,  /* int at off, written "50%", in [min, max] */
+	KEY_SUMDB,    /* sumdb_name + sumdb_key + sumdb_url, GOSUMDB syntax */
 };
 
 struct config_key {
@@ -737,6 +823,8 @@ static const struct config_key keys[] = {
     {"timeouts", "budget", KEY_TIMEOUT, FIELD(budget_ms), CONFIG_TIMEOUT_MIN_MS,
      CONFIG_TIMEOUT_MAX_MS},
     {"admin", "listen", KEY_ADMIN, 0, 0, 0, 0},
+    {"sumdb", "database", KEY_SUMDB, 0, 0, 0, 0},
+    {"sumdb", "nosumdb", KEY_PATTERNS, FIELD(nosumdb), 0, 0},
     {"breaker", "failures", KEY_INT, FIELD(breaker.consecutive_failures), 0, INT_MAX},
     {"breaker", "window", KEY_INT, FIELD(breaker.window_size), 0, INT_MAX},
     {"breaker", "min_calls", KEY_INT, FIELD(breaker.window_min_calls), 0, INT_MAX},
@@ -773,14 +861,14 @@ static const struct {
 
 #define N_BREAKER_FIELDS (sizeof(breaker_fields) / sizeof(breaker_fields[0]))
 
-static const char *const sections[] = {"server",   "upstream", "cache",
-                                       "timeouts", "breaker",  "admin"};
+static const char *const sections[] = {"server",  "upstream", "cache", "timeouts",
+                                       "breaker", "admin",    "sumdb"};
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 #define KNOWN_SECTIONS                                                                             \
-	"known: [server], [upstream], [cache], [timeouts], [breaker], [admin], [pool \"NAME\"], "  \
-	"[route]"
+	"known: [server], [upstream], [cache], [timeouts], [breaker], [admin], [sumdb], "          \
+	"[pool \"NAME\"], [route]"
 
 static int table_section(const char *name, size_t len)
 {
@@ -898,6 +986,8 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 			return -1;
 		*int_field(c, k) = (int)n;
 		return 0;
+	case KEY_SUMDB:
+		return config_parse_gosumdb(c, v, err, errlen);
 	}
 	errbuf_set(err, errlen, "internal error: unknown key kind");
 	return -1;
@@ -954,6 +1044,13 @@ static void put_value(const struct config *c, const struct config_key *k, FILE *
 		break;
 	case KEY_PERCENT:
 		fprintf(out, "%d%%", *(const int *)((const char *)c + k->off));
+		break;
+	case KEY_SUMDB:
+		if (!c->sumdb_name[0])
+			fputs("off", out);
+		else
+			fprintf(out, "%s%s%s", c->sumdb_key, c->sumdb_url[0] ? " " : "",
+			        c->sumdb_url);
 		break;
 	}
 }
@@ -1853,7 +1950,8 @@ void config_init_defaults(struct config *c)
 	snprintf(c->listen_host, sizeof(c->listen_host), "%s", CONFIG_DEFAULT_LISTEN_HOST);
 	c->listen_port = CONFIG_DEFAULT_LISTEN_PORT;
 	snprintf(c->admin_host, sizeof(c->admin_host), "%s", CONFIG_DEFAULT_LISTEN_HOST);
-	snprintf(c->sumdb_name, sizeof(c->sumdb_name), "sum.golang.org");
+	snprintf(c->sumdb_name, sizeof(c->sumdb_name), "%s", KNOWN_SUMDB_NAME);
+	snprintf(c->sumdb_key, sizeof(c->sumdb_key), "%s", KNOWN_SUMDB_KEY);
 	c->admin_port = CONFIG_DEFAULT_ADMIN_PORT;
 	snprintf(c->cache_dir, sizeof(c->cache_dir), "%s", CONFIG_DEFAULT_CACHE_DIR);
 	/* Cannot fail: the default list is a constant the parser accepts. */
@@ -1872,10 +1970,28 @@ void config_init_defaults(struct config *c)
 	/* No pools, no routes, no go binary: the GOPROXY chain serves all. */
 }
 
+/* Patterns from the variable name, else from GOPRIVATE, as the go command
+ * reads GONOPROXY and GONOSUMDB; both unset or empty leave dst as it is. */
+static int env_patterns(char *dst, size_t len, const char *name, char *err, size_t errlen)
+{
+	const char *v = getenv(name);
+	char why[768];
+
+	if (!v || !*v) {
+		name = "GOPRIVATE";
+		v = getenv(name);
+	}
+	if (v && *v && set_patterns(dst, len, v, why, sizeof(why)) < 0) {
+		errbuf_set(err, errlen, "%s: %s", name, why);
+		return -1;
+	}
+	return 0;
+}
+
 int config_apply_env(struct config *c, char *err, size_t errlen)
 {
 	struct config tmp = *c;
-	const char *v, *var;
+	const char *v;
 	char why[768];
 
 	/* The go command's own rule is that a variable set to "" is unset. */
@@ -1906,34 +2022,16 @@ int config_apply_env(struct config *c, char *err, size_t errlen)
 		}
 	}
 
-	/* GOSUMDB: "off", "name", "name+key" or "name+key URL": the name. */
 	if ((v = getenv("GOSUMDB")) && *v) {
-		size_t n = strcspn(v, "+ \t");
-
-		if (strcmp(v, "off") == 0) {
-			tmp.sumdb_name[0] = '\0';
-		} else if (n == 0 || n >= sizeof(tmp.sumdb_name) ||
-		           strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789.-_") < n) {
-			errbuf_set(err, errlen, "GOSUMDB: malformed database name in %.100s", v);
-			return -1;
-		} else {
-			memcpy(tmp.sumdb_name, v, n);
-			tmp.sumdb_name[n] = '\0';
-		}
-	}
-
-	var = "GONOPROXY";
-	v = getenv(var);
-	if (!v || !*v) {
-		var = "GOPRIVATE";
-		v = getenv(var);
-	}
-	if (v && *v) {
-		if (set_patterns(tmp.noproxy, sizeof(tmp.noproxy), v, why, sizeof(why)) < 0) {
-			errbuf_set(err, errlen, "%s: %s", var, why);
+		if (config_parse_gosumdb(&tmp, v, why, sizeof(why)) < 0) {
+			errbuf_set(err, errlen, "GOSUMDB: %s", why);
 			return -1;
 		}
 	}
+
+	if (env_patterns(tmp.noproxy, sizeof(tmp.noproxy), "GONOPROXY", err, errlen) < 0 ||
+	    env_patterns(tmp.nosumdb, sizeof(tmp.nosumdb), "GONOSUMDB", err, errlen) < 0)
+		return -1;
 	*c = tmp;
 	return 0;
 }

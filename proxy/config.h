@@ -32,6 +32,8 @@ void config_init_defaults(struct config *c);
  *   HOME + "/.cache/modgate"       -> cache_dir (none set: unchanged)
  *   GOPROXY                        -> upstreams (empty or unset: unchanged)
  *   GONOPROXY, else GOPRIVATE      -> noproxy   (both empty: unchanged)
+ *   GOSUMDB                        -> sumdb_name, sumdb_key, sumdb_url
+ *   GONOSUMDB, else GOPRIVATE      -> nosumdb
  * with the go command's syntax and meaning. 0, or -1 with err naming the
  * variable. */
 int config_apply_env(struct config *c, char *err, size_t errlen);
@@ -45,6 +47,16 @@ int config_apply_env(struct config *c, char *err, size_t errlen);
  * non-empty list with no entry in it (",") is an error, as in Go.
  * 0, or -1 with err. */
 int config_parse_goproxy(struct config *c, const char *list, char *err, size_t errlen);
+
+/* Sets the checksum database from a GOSUMDB-syntax value: "off"; a name the
+ * go command knows the key of (sum.golang.org, sum.golang.google.cn); or
+ * "name+hash+keydata", optionally followed by the database's URL (reached
+ * directly instead of through the upstreams). 0, or -1 with err. */
+int config_parse_gosumdb(struct config *c, const char *value, char *err, size_t errlen);
+
+/* 1 when module_path is not checked against the checksum database (the
+ * database is off, or the path matches nosumdb): it is pinned instead. */
+int config_is_nosumdb(const struct config *c, const char *module_path);
 
 /* Loads the INI file at path over *c. 0; or -1 with err as "PATH:LINE: what"
  * (or "PATH: what" when the file cannot be read). Unknown sections and keys,

@@ -1009,8 +1009,17 @@ static int build_argv(struct direct_req *q, char *argv[8], char **alloc)
 static char **build_env(struct direct *d, struct direct_req *q, char *mine[REQ_ENV])
 {
 	static char *const fixed[] = {
-	    "GOPROXY=direct", "GOTOOLCHAIN=local",     "GOENV=off", "GOWORK=off",
-	    "GO111MODULE=on", "GIT_TERMINAL_PROMPT=0", "LC_ALL=C",
+	    "GOPROXY=direct",
+	    "GOTOOLCHAIN=local",
+	    "GOENV=off",
+	    "GOWORK=off",
+	    "GO111MODULE=on",
+	    "GIT_TERMINAL_PROMPT=0",
+	    "LC_ALL=C",
+	    /* modgate checks what the child brings against the database
+	     * itself, reached through its own pools: the child need not (and
+	     * behind a firewall could not) reach it. */
+	    "GOSUMDB=off",
 	};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]), n = 0, i = 0, k;
 	char **envp;
@@ -1247,10 +1256,10 @@ int direct_queued(const struct direct *d)
 static int passed_through(const char *entry)
 {
 	static const char *const names[] = {
-	    "GOSUMDB",       "GONOSUMDB",    "GOPRIVATE",     "GOINSECURE",  "GOVCS",
-	    "GOAUTH",        "GOROOT",       "HTTP_PROXY",    "HTTPS_PROXY", "NO_PROXY",
-	    "ALL_PROXY",     "http_proxy",   "https_proxy",   "no_proxy",    "all_proxy",
-	    "SSL_CERT_FILE", "SSL_CERT_DIR", "SSH_AUTH_SOCK", "NETRC",
+	    "GOPRIVATE",     "GOINSECURE",  "GOVCS",     "GOAUTH",        "GOROOT",
+	    "HTTP_PROXY",    "HTTPS_PROXY", "NO_PROXY",  "ALL_PROXY",     "http_proxy",
+	    "https_proxy",   "no_proxy",    "all_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
+	    "SSH_AUTH_SOCK", "NETRC",
 	};
 	/* These would point git at some other repository than the one the go
 	 * command means; GIT_TERMINAL_PROMPT is always 0. */

@@ -21,6 +21,7 @@
 #include "proxy/log.h"
 #include "proxy/modpath.h"
 #include "proxy/strmap.h"
+#include "proxy/verify.h"
 #include "proxy/worker.h"
 
 #include <errno.h>
@@ -104,6 +105,7 @@ static void stop_transfers(struct flight *f)
 	cancel_hedge(f);
 	f->walk_paused = 0;
 	cancel_attempt(f);
+	verify_cancel(f);
 	if (f->direct) {
 		direct_cancel(f->direct);
 		f->direct = NULL;
@@ -202,6 +204,10 @@ static int on_response(void *arg, long status, off_t content_length)
 		return -1;
 	}
 	f->content_length = content_length;
+	/* A verified object reaches its waiters only once whole: the budget
+	 * for a first byte ends when an upstream starts sending it. */
+	if (f->flags & FLIGHT_F_VERIFY)
+		evtimer_del(f->budget_ev);
 	return 0;
 }
 
@@ -238,6 +244,9 @@ static int on_data(void *arg, const char *buf, size_t len)
 		len -= n;
 		f->written += n;
 	}
+	/* Unverified bytes are never shown to a waiter. */
+	if (f->flags & FLIGHT_F_VERIFY)
+		return 0;
 	if (f->state == FLIGHT_WAITING)
 		f->state = FLIGHT_STREAMING;
 	poke(f);
@@ -333,11 +342,10 @@ static enum breaker_outcome outcome_of(enum fetch_result res, long status)
 }
 
 /* Tells an attempt's upstream, its counters and its breaker how it went. */
-static void record_attempt(struct pool_member *m, struct breaker_permit *permit, int64_t start,
-                           int64_t headers_ms, enum fetch_result res, long status)
+static void record_outcome(struct pool_member *m, struct breaker_permit *permit, int64_t start,
+                           int64_t headers_ms, enum breaker_outcome o)
 {
 	struct upstream *up = m->up;
-	enum breaker_outcome o = outcome_of(res, status);
 	struct breaker_counters bc;
 	int64_t now = flight_now_ms();
 
@@ -357,6 +365,66 @@ static void record_attempt(struct pool_member *m, struct breaker_permit *permit,
 	         bc.window_calls);
 }
 
+static void record_attempt(struct pool_member *m, struct breaker_permit *permit, int64_t start,
+                           int64_t headers_ms, enum fetch_result res, long status)
+{
+	record_outcome(m, permit, start, headers_ms, outcome_of(res, status));
+}
+
+/* A NO_COMMIT flight's body is whole: show it to the waiters, keep nothing. */
+static void complete_uncommitted(struct flight *f)
+{
+	cache_temp_discard(f->env->store, f->tmp_name);
+	f->state = FLIGHT_COMPLETE;
+	if (strmap_get(f->env->flights, f->rel) == f)
+		strmap_del(f->env->flights, f->rel);
+	poke(f);
+	deactivate(f);
+}
+
+void flight_verified(struct flight *f, const struct verify_outcome *o)
+{
+	struct pool_member *m = f->member;
+
+	f->check = NULL;
+	switch (o->verdict) {
+	case VERIFY_OK:
+		if (m)
+			record_outcome(m, &f->permit, f->attempt_start, f->headers_ms,
+			               BREAKER_SUCCESS);
+		f->state = FLIGHT_COMPLETE;
+		if (strmap_get(f->env->flights, f->rel) == f)
+			strmap_del(f->env->flights, f->rel);
+		poke(f);
+		deactivate(f);
+		return;
+	case VERIFY_BAD:
+		/* The temp file is the quarantine's now: close, do not remove. */
+		close(f->body_fd);
+		f->body_fd = -1;
+		f->written = 0;
+		f->content_length = -1;
+		snprintf(f->last_error, sizeof(f->last_error), "%s", o->message);
+		f->last_error_timeout = 0;
+		if (!m) {
+			fail(f, 502, 0, o->message);
+			return;
+		}
+		/* Bytes that fail verification count against the upstream. */
+		record_outcome(m, &f->permit, f->attempt_start, f->headers_ms, BREAKER_FAILURE);
+		m->up->failures++;
+		try_next(f, 1);
+		return;
+	case VERIFY_REFUSED:
+		if (m)
+			record_outcome(m, &f->permit, f->attempt_start, f->headers_ms,
+			               BREAKER_SUCCESS);
+		drop_body(f);
+		fail(f, o->status, o->status == 404, o->message);
+		return;
+	}
+}
+
 static void on_done(void *arg, enum fetch_result res, long status, const char *errmsg)
 {
 	struct flight *f = arg;
@@ -369,9 +437,19 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 		res = FETCH_BROKEN;
 		errmsg = "body shorter than its Content-Length";
 	}
+	if (res == FETCH_OK && status == 200 && (f->flags & FLIGHT_F_VERIFY)) {
+		/* The breaker hears about this attempt with the verdict. */
+		cancel_hedge(f);
+		verify_object(f->env->verify, f);
+		return;
+	}
 	record_attempt(f->member, &f->permit, f->attempt_start, f->headers_ms, res, status);
 	if (res == FETCH_OK && status == 200) {
 		cancel_hedge(f);
+		if (f->flags & FLIGHT_F_NO_COMMIT) {
+			complete_uncommitted(f);
+			return;
+		}
 		f->state = FLIGHT_COMPLETE;
 		poke(f);
 		start_commit(f);
@@ -512,6 +590,10 @@ static void hedge_wins(struct flight *f)
 	f->member = f->hedge.member;
 	f->written = f->content_length = (off_t)len;
 	log_debug("%s: the hedged request to %s answered first", f->rel, f->member->up->shown);
+	if (f->flags & FLIGHT_F_NO_COMMIT) {
+		complete_uncommitted(f);
+		return;
+	}
 	f->state = FLIGHT_COMPLETE;
 	poke(f);
 	start_commit(f);
@@ -671,8 +753,12 @@ static void on_direct_done(void *arg, struct direct_result *r)
 	}
 	f->written = f->content_length = r->body->size;
 	log_info("%s came from its origin (direct) in %ld ms", f->rel, r->elapsed_ms);
-	f->state = FLIGHT_COMPLETE;
-	poke(f);
+	if (f->flags & FLIGHT_F_VERIFY)
+		verify_object(f->env->verify, f);
+	else {
+		f->state = FLIGHT_COMPLETE;
+		poke(f);
+	}
 	/* The go command fetched .info, .mod and .zip of the resolved version
 	 * together: keep the ones not asked for as well. */
 	slash = strstr(f->rel, "/@v/");
@@ -682,12 +768,11 @@ static void on_direct_done(void *arg, struct direct_result *r)
 		esc_module[slash - f->rel] = '\0';
 		if (&r->info != r->body || !f->immutable)
 			ingest_sibling(f->env, esc_module, r->version, ".info", &r->info);
-		if (&r->mod != r->body)
-			ingest_sibling(f->env, esc_module, r->version, ".mod", &r->mod);
-		if (&r->zip != r->body)
-			ingest_sibling(f->env, esc_module, r->version, ".zip", &r->zip);
+		/* A .mod or .zip enters the cache only through the verifier:
+		 * those siblings are fetched again when asked for. */
 	}
-	start_commit(f);
+	if (!(f->flags & FLIGHT_F_VERIFY))
+		start_commit(f);
 	direct_result_release(r);
 }
 
@@ -817,7 +902,7 @@ static void try_next(struct flight *f, int failed)
 }
 
 int flight_join(struct flight_env *env, struct pool *pool, const struct modpath_req *mp,
-                const char *rel, int immutable, const char *request_id, struct flight_waiter *w)
+                const char *rel, int flags, const char *request_id, struct flight_waiter *w)
 {
 	struct flight *f = strmap_get(env->flights, rel);
 	int fresh = !f;
@@ -829,7 +914,8 @@ int flight_join(struct flight_env *env, struct pool *pool, const struct modpath_
 		f->env = env;
 		f->body_fd = -1;
 		f->content_length = -1;
-		f->immutable = immutable;
+		f->immutable = (flags & FLIGHT_F_IMMUTABLE) != 0;
+		f->flags = flags;
 		snprintf(f->rel, sizeof(f->rel), "%s", rel);
 		snprintf(f->module, sizeof(f->module), "%s", mp->module);
 		snprintf(f->version, sizeof(f->version), "%s", mp->version);
@@ -891,7 +977,7 @@ static int cancel_one(const char *key, void *value, void *arg)
 
 	(void)key;
 	(void)arg;
-	if (f->fetch || f->direct || f->hedge.fetch) {
+	if (f->fetch || f->direct || f->hedge.fetch || f->check) {
 		stop_transfers(f);
 		f->state = FLIGHT_FAILED;
 		f->status = 503;

@@ -37,6 +37,9 @@ struct worker_pool;
 struct strmap;
 struct direct;
 struct direct_req;
+struct verify;
+struct check;
+struct verify_outcome;
 
 /* What every flight needs; owned by the server, borrowed by flights. */
 struct flight_env {
@@ -49,6 +52,7 @@ struct flight_env {
 	struct strmap *flights;          /* rel -> struct flight *, owned by this module */
 	struct pool_set *pools;          /* the upstreams and their breakers */
 	struct direct *direct;           /* child go commands; NULL when nothing routes direct */
+	struct verify *verify;           /* checks .mod/.zip before commit */
 	unsigned long upstream_requests; /* counters, for /metrics */
 	unsigned long joins;             /* requests that joined a running flight */
 	unsigned long commits;
@@ -90,6 +94,8 @@ struct flight {
 	struct direct_req *direct; /* the child go command fetching this, if any */
 	char request_id[72];       /* of the request that started it, sent upstream */
 	int immutable;
+	int flags;           /* FLIGHT_F_* */
+	struct check *check; /* the verifier's, while it checks the body */
 	struct pool_walk walk;
 	struct pool_member *member;   /* the upstream being tried */
 	struct breaker_permit permit; /* its breaker's permit for this attempt */
@@ -123,16 +129,29 @@ struct flight {
 	TAILQ_HEAD(, flight_waiter) waiters;
 };
 
+/* flight_join flags. */
+enum {
+	FLIGHT_F_IMMUTABLE = 1, /* never replaced once committed */
+	FLIGHT_F_NO_COMMIT = 2, /* never committed (checksum database answers: the
+	                           verifier caches what it has proven) */
+	FLIGHT_F_VERIFY = 4,    /* downloaded whole, verified, committed, and only
+	                           then shown to waiters (.mod and .zip) */
+};
+
 /* Attaches w to the flight for rel (escaped cache path of module), starting
  * one through pool (borrowed, from env->pools; NULL: straight to the origin
  * through env->direct) if none runs. mp names the object; request_id (copied)
- * goes upstream with its transfers. immutable says
- * whether the object may be replaced once committed. w is borrowed until
+ * goes upstream with its transfers. flags: FLIGHT_F_*. w is borrowed until
  * flight_leave. 0, or -1 if no flight could be created (out of memory);
  * w->notify then never runs. Loop thread; safe from inside libevhtp
  * callbacks. */
 int flight_join(struct flight_env *env, struct pool *pool, const struct modpath_req *mp,
-                const char *rel, int immutable, const char *request_id, struct flight_waiter *w);
+                const char *rel, int flags, const char *request_id, struct flight_waiter *w);
+
+/* The verifier's verdict on f's body (see proxy/verify.h): OK shows the
+ * committed bytes to the waiters; BAD counts against the upstream and tries
+ * the next; REFUSED fails the flight. Loop thread. */
+void flight_verified(struct flight *f, const struct verify_outcome *o);
 
 /* The monotonic clock in milliseconds, as breakers and walks count time. */
 int64_t flight_now_ms(void);

@@ -31,6 +31,7 @@
 #include "proxy/pool.h"
 #include "proxy/strmap.h"
 #include "proxy/worker.h"
+#include "proxy/verify.h"
 #include "sumdb/proxypath.h"
 
 #include <errno.h>
@@ -546,6 +547,7 @@ static void write_metrics(void *arg, struct evbuffer *out)
 
 	metrics_write(&s->metrics, &s->pools, s->env.joins, s->env.upstream_requests, s->env.store,
 	              flight_now_ms(), out);
+	verify_write_metrics(s->env.verify, out);
 }
 
 /* Free space under which the cache is "not ready": writes would fail soon. */
@@ -779,7 +781,10 @@ static void on_request(evhtp_request_t *req, void *arg)
 	c->stale_fd = fd;
 	c->stale_size = fd >= 0 ? st.size : 0;
 	c->waiter.notify = on_flight;
-	if (flight_join(&s->env, pool, &mp, rel, immutable, acc->id, &c->waiter) < 0) {
+	if (flight_join(&s->env, pool, &mp, rel,
+	                (immutable ? FLIGHT_F_IMMUTABLE : 0) | (sumdb ? FLIGHT_F_NO_COMMIT : 0) |
+	                    (!sumdb && verify_needed(&mp) ? FLIGHT_F_VERIFY : 0),
+	                acc->id, &c->waiter) < 0) {
 		if (fd >= 0)
 			close(fd);
 		free(c);
@@ -854,6 +859,9 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 	}
 	if (start_direct(s, err, errlen) < 0)
 		goto fail;
+	s->env.verify = verify_new(&s->env, err, errlen);
+	if (!s->env.verify)
+		goto fail;
 	evhtp_set_gencb(s->htp, on_request, s);
 	evhtp_set_post_accept_cb(s->htp, conn_set_on_accept, &s->clients);
 	evhtp_set_timeouts(s->htp, &read_to, &write_to);
@@ -896,10 +904,12 @@ void server_free(struct server *s)
 	}
 	if (s->env.flights)
 		flight_cancel_all(&s->env);
+	verify_close(s->env.verify);
 	/* Before the workers: pending folder removals run on them. */
 	direct_free(s->env.direct);
 	/* Commits in progress finish before the store goes away. */
 	worker_pool_free(s->env.workers);
+	verify_free(s->env.verify);
 	fetch_ctx_free(s->env.fetch);
 	strmap_free(s->env.flights);
 	cache_neg_free(s->env.neg);

@@ -97,6 +97,12 @@ func startModgate(t *testing.T, o options) *modgate {
 		done:  make(chan error, 1)}
 	m.cmd = exec.Command(binary(t), "serve", "-c", conf, "--log-level", "debug")
 	m.cmd.Env = append(cleanEnv(), "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0")
+	// As for the go commands (goEnv): the fixture's modules are in no
+	// public checksum database, so modgate pins them unless a test
+	// brings a database of its own.
+	if _, ok := o.env["GONOSUMDB"]; !ok {
+		m.cmd.Env = append(m.cmd.Env, "GONOSUMDB=example.com,example.test")
+	}
 	for k, v := range o.env {
 		m.cmd.Env = append(m.cmd.Env, k+"="+v)
 	}

@@ -820,7 +820,7 @@ static const struct ini_error_case ini_error_tests[] = {
     /* structure */
     {"[bogus]\n", 1,
      "unknown section [bogus] (known: [server], [upstream], [cache], "
-     "[timeouts], [breaker], [admin], [pool \"NAME\"], [route])"},
+     "[timeouts], [breaker], [admin], [sumdb], [pool \"NAME\"], [route])"},
     {"[server]\nworkers = 2\n[bogus]\n", 3, "unknown section [bogus]"},
     {"[server]\nworkers = 2\n[nope]", 3, "unknown section [nope]"},
     {"[Server]\nworkers = 2\n", 1, "unknown section [Server]"},
@@ -929,9 +929,9 @@ static void test_ini_error_keeps_config(void **state)
 	/* a NULL name and a NULL err are allowed */
 	assert_int_equal(config_load_string(&c, "[x]\n", NULL, NULL, 0), -1);
 	assert_int_equal(config_load_string(&c, "[x]\n", NULL, err, sizeof(err)), -1);
-	assert_string_equal(err,
-	                    "<string>:1: unknown section [x] (known: [server], [upstream], "
-	                    "[cache], [timeouts], [breaker], [admin], [pool \"NAME\"], [route])");
+	assert_string_equal(
+	    err, "<string>:1: unknown section [x] (known: [server], [upstream], "
+	         "[cache], [timeouts], [breaker], [admin], [sumdb], [pool \"NAME\"], [route])");
 	/* a message longer than the buffer is cut, and terminated */
 	assert_int_equal(config_load_string(&c, "[x]\n", "t.ini", err, 12), -1);
 	assert_string_equal(err, "t.ini:1: un");
@@ -1113,6 +1113,11 @@ static void test_dump_defaults(void **state)
 	                    "\n"
 	                    "[admin]\n"
 	                    "listen = 127.0.0.1:8081\n"
+	                    "\n"
+	                    "[sumdb]\n"
+	                    "database = sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+"
+	                    "s3Ux18htTTAD8OuAn8\n"
+	                    "nosumdb = \n"
 	                    "\n"
 	                    "[breaker]\n"
 	                    "failures = 5\n"
@@ -2132,6 +2137,81 @@ static void test_example_file(void **state)
 	free(out);
 }
 
+/* GOSUMDB, as the go command reads it, and [sumdb] database. */
+static void test_gosumdb(void **state)
+{
+	struct config c, before;
+	char err[512];
+
+	(void)state;
+	config_init_defaults(&c);
+	assert_string_equal(c.sumdb_name, "sum.golang.org");
+	assert_string_equal(c.sumdb_url, "");
+
+	/* The go command's own key for its default database. */
+	assert_int_equal(config_parse_gosumdb(&c, "sum.golang.org", err, sizeof(err)), 0);
+	assert_non_null(strstr(c.sumdb_key, "+033de0ae+"));
+	/* The mirror in China: the same database, another address. */
+	assert_int_equal(config_parse_gosumdb(&c, "sum.golang.google.cn", err, sizeof(err)), 0);
+	assert_string_equal(c.sumdb_name, "sum.golang.org");
+	assert_string_equal(c.sumdb_url, "https://sum.golang.google.cn");
+
+	/* A key and a URL: the database's name comes from the key. */
+	assert_int_equal(config_parse_gosumdb(&c,
+	                                      "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+"
+	                                      "s3Ux18htTTAD8OuAn8 sumdb.example:8443",
+	                                      err, sizeof(err)),
+	                 0);
+	assert_string_equal(c.sumdb_url, "https://sumdb.example:8443");
+	assert_int_equal(config_is_nosumdb(&c, "rsc.io/quote"), 0);
+
+	assert_int_equal(config_parse_gosumdb(&c, "off", err, sizeof(err)), 0);
+	assert_string_equal(c.sumdb_name, "");
+	assert_int_equal(config_is_nosumdb(&c, "rsc.io/quote"), 1);
+
+	config_init_defaults(&c);
+	before = c;
+	/* A name the go command has no key for. */
+	assert_int_equal(config_parse_gosumdb(&c, "sum.example.com", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown checksum database sum.example.com"));
+	/* A key whose hash does not match its name and data. */
+	assert_int_equal(config_parse_gosumdb(
+	                     &c,
+	                     "sum.golang.org+033de0af+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8",
+	                     err, sizeof(err)),
+	                 -1);
+	assert_non_null(strstr(err, "checksum database key"));
+	assert_int_equal(config_parse_gosumdb(&c, "", err, sizeof(err)), -1);
+	assert_int_equal(config_parse_gosumdb(&c, "sum.golang.org a b", err, sizeof(err)), -1);
+	assert_int_equal(config_parse_gosumdb(&c, "sum.golang.org file:///x", err, sizeof(err)),
+	                 -1);
+	assert_same_config(&c, &before);
+
+	/* GONOSUMDB, else GOPRIVATE. */
+	clear_env();
+	setenv("GOPRIVATE", "*.corp.example", 1);
+	assert_int_equal(config_apply_env(&c, err, sizeof(err)), 0);
+	assert_int_equal(config_is_nosumdb(&c, "git.corp.example/x"), 1);
+	assert_int_equal(config_is_nosumdb(&c, "rsc.io/quote"), 0);
+	setenv("GONOSUMDB", "rsc.io", 1);
+	assert_int_equal(config_apply_env(&c, err, sizeof(err)), 0);
+	assert_int_equal(config_is_nosumdb(&c, "rsc.io/quote"), 1);
+	setenv("GOSUMDB", "nope.example", 1);
+	before = c;
+	assert_int_equal(config_apply_env(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "GOSUMDB: unknown checksum database"));
+	assert_same_config(&c, &before);
+	clear_env();
+
+	/* The INI key. */
+	config_init_defaults(&c);
+	assert_int_equal(config_load_string(&c, "[sumdb]\ndatabase = off\nnosumdb = a.example\n",
+	                                    "t.ini", err, sizeof(err)),
+	                 0);
+	assert_string_equal(c.sumdb_name, "");
+	assert_string_equal(c.nosumdb, "a.example");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2156,6 +2236,7 @@ int main(void)
 	    cmocka_unit_test(test_dump_defaults),
 	    cmocka_unit_test(test_dump_roundtrip),
 	    cmocka_unit_test(test_admin_listen),
+	    cmocka_unit_test(test_gosumdb),
 	    cmocka_unit_test(test_breaker_every_key),
 	    cmocka_unit_test(test_pool_every_key),
 	    cmocka_unit_test(test_pool_upstream_table),

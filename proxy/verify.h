@@ -1,0 +1,86 @@
+/*
+ * verify — nothing unverified enters the cache.
+ *
+ * Every .mod and .zip a flight downloads is checked here before it is
+ * committed: its h1: hash is computed on a worker (zip rules enforced in
+ * the same pass), and compared with
+ *   - the checksum database's record (sumdb/client.c, looked up in parallel
+ *     with the download's hashing), for modules the database covers;
+ *   - the hash recorded when modgate first committed that object
+ *     (<cache>/.sums/<rel>), for every module: private (nosumdb) modules are
+ *     pinned on first use, and any object whose record differs from new
+ *     bytes raises the tamper alarm.
+ * Good bytes get their record written and are committed; bad ones are moved
+ * to <cache>/.quarantine with a JSON record and the flight tries the next
+ * upstream. When nothing can be proven (database unreachable, forged) the
+ * flight fails: no byte is served or cached.
+ *
+ * This module also gives the database client its fetches (checksum
+ * database paths through the pools, or its own URL, tiles from the cache),
+ * persists the kept tree head and caches tiles once they are proven.
+ *
+ * Ownership and threading: the server owns the one struct verify; loop
+ * thread only. A flight being verified holds a job (f->check) until
+ * flight_verified is called or verify_cancel drops it.
+ */
+#ifndef MODGATE_VERIFY_H
+#define MODGATE_VERIFY_H
+
+#include <event2/buffer.h>
+
+#include "proxy/flight.h"
+
+struct verify;
+
+/* What became of one flight's bytes. */
+enum verify_verdict {
+	VERIFY_OK,      /* proven and committed: serve them */
+	VERIFY_BAD,     /* proven wrong and quarantined: the upstream lied, try the next */
+	VERIFY_REFUSED, /* nothing proven: fail the request with status */
+};
+
+struct verify_outcome {
+	enum verify_verdict verdict;
+	int status; /* REFUSED: the HTTP status for the client */
+	char message[700];
+};
+
+/* Counters for /metrics. */
+struct verify_stats {
+	unsigned long ok, mismatch, tamper, invalid, refused, quarantined, pinned;
+};
+
+/* Sets up verification for env's flights (env borrowed; its cfg, store,
+ * workers, pools and fetch must outlive v): loads the kept tree head of the
+ * configured checksum database from the cache. NULL with err when the kept
+ * head is unreadable or does not verify (an operator must look). */
+struct verify *verify_new(struct flight_env *env, char *err, size_t errlen);
+
+/* Drops every pending lookup and fetch; jobs still on workers only clean
+ * up after themselves from now on. Loop thread, after flight_cancel_all and
+ * before the worker pool is freed. */
+void verify_close(struct verify *v);
+
+/* Frees v: after verify_close and after the worker pool is gone. */
+void verify_free(struct verify *v);
+
+/* 1 when the flight for mp's object must be verified before commit: .mod
+ * and .zip of canonical versions. */
+int verify_needed(const struct modpath_req *mp);
+
+/* Starts checking f's complete body (f->body_fd, f->written bytes; the
+ * temp file f->tmp_name). Calls flight_verified(f, ...) later, from the
+ * loop, unless verify_cancel(f) runs first. On VERIFY_BAD the temp file is
+ * the quarantine's; on VERIFY_OK it has been committed as f->rel. */
+void verify_object(struct verify *v, struct flight *f);
+
+/* Drops f's check: flight_verified will not be called. */
+void verify_cancel(struct flight *f);
+
+void verify_stats(const struct verify *v, struct verify_stats *out);
+
+/* Appends the status of the checksum database (name, kept tree size) as
+ * Prometheus text to out. */
+void verify_write_metrics(const struct verify *v, struct evbuffer *out);
+
+#endif
