@@ -412,7 +412,6 @@ void flight_verified(struct flight *f, const struct verify_outcome *o)
 		}
 		/* Bytes that fail verification count against the upstream. */
 		record_outcome(m, &f->permit, f->attempt_start, f->headers_ms, BREAKER_FAILURE);
-		m->up->failures++;
 		try_next(f, 1);
 		return;
 	case VERIFY_REFUSED:
