@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -286,4 +287,95 @@ func runModgateOnce(t *testing.T, cache string, env map[string]string) (error, s
 	}
 	out, err := cmd.CombinedOutput()
 	return err, string(out)
+}
+
+// Attacks on the checksum database itself, each refused by modgate before
+// any byte of the module is served or cached: a forged signature on the
+// tree head, a log forked from the one modgate has seen (also across a
+// restart), and a tile whose hash does not match the signed tree.
+func TestDatabaseAttacksRefused(t *testing.T) {
+	check := func(t *testing.T, m *modgate, mod string, want ...string) {
+		t.Helper()
+		path := "/" + mod + "/@v/v1.0.0.zip"
+		st, body := rawGet(t, m.URL, path)
+		if st != 502 {
+			t.Errorf("%s: %d %q, want 502", path, st, body)
+		}
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: %q lacks %q", path, body, w)
+			}
+		}
+		if _, err := os.Stat(cachePath(t, m.CacheDir, mod, "v1.0.0", ".zip")); err == nil {
+			t.Errorf("%s cached although unproven", path)
+		}
+	}
+	t.Run("ForgedSignature", func(t *testing.T) {
+		u, vkey := sumdbSetup(t)
+		m := startModgate(t, options{proxy: u.URL(), env: map[string]string{"GOSUMDB": vkey, "GONOSUMDB": ""}})
+		u.SetSumDBFault(upstream.ForgedSignature, true)
+		check(t, m, "example.com/fix/m07", "does not verify with its key")
+		wantMetric(t, metricsText(t, m), `modgate_verify_total{result="refused"} 1`)
+		u.SetSumDBFault(upstream.ForgedSignature, false)
+		if st, _ := rawGet(t, m.URL, "/example.com/fix/m07/@v/v1.0.0.zip"); st != 200 {
+			t.Errorf("genuine database again: %d", st)
+		}
+	})
+	t.Run("ForkedTree", func(t *testing.T) {
+		u, vkey := sumdbSetup(t)
+		env := map[string]string{"GOSUMDB": vkey, "GONOSUMDB": ""}
+		cache := filepath.Join(t.TempDir(), "cache")
+		m := startModgate(t, options{proxy: u.URL(), env: env, cacheDir: cache})
+		if st, _ := rawGet(t, m.URL, "/example.com/fix/m01/@v/v1.0.0.zip"); st != 200 {
+			t.Fatalf("genuine: %d", st)
+		}
+		if _, err := u.SumDBAdd("example.com/fix/m02", "v1.0.0"); err != nil {
+			t.Fatal(err)
+		}
+		u.SetSumDBFault(upstream.ForkedTree, true)
+		check(t, m, "example.com/fix/m08", "SECURITY", "forked")
+		if !strings.Contains(m.Log(), "ALARM") {
+			t.Errorf("no alarm logged for a forked log")
+		}
+		// The kept head is on disk: a restarted modgate still refuses.
+		m.stop()
+		m2 := startModgate(t, options{proxy: u.URL(), env: env, cacheDir: cache})
+		check(t, m2, "example.com/fix/m09", "SECURITY", "forked")
+		u.SetSumDBFault(upstream.ForkedTree, false)
+		if st, body := rawGet(t, m2.URL, "/example.com/fix/m09/@v/v1.0.0.zip"); st != 200 {
+			t.Errorf("genuine log again: %d %q", st, body)
+		}
+	})
+	t.Run("BadTile", func(t *testing.T) {
+		u, vkey := sumdbSetup(t)
+		m := startModgate(t, options{proxy: u.URL(), env: map[string]string{"GOSUMDB": vkey, "GONOSUMDB": ""}})
+		u.SetSumDBFault(upstream.BadTile, true)
+		check(t, m, "example.com/fix/m10", "tiles do not match")
+		tiles := filepath.Join(m.CacheDir, "sumdb", "sum.fixture.example", "tile")
+		time.Sleep(200 * time.Millisecond) // a wrongly cached tile would be written by now
+		if _, err := os.Stat(tiles); err == nil {
+			t.Errorf("a tile was cached from a refused answer")
+		}
+		u.SetSumDBFault(upstream.BadTile, false)
+		if st, _ := rawGet(t, m.URL, "/example.com/fix/m10/@v/v1.0.0.zip"); st != 200 {
+			t.Errorf("genuine tiles again: %d", st)
+		}
+		// Now the proven tiles are cached, byte for byte the database's.
+		var n int
+		eventually(t, "proven tiles in the cache", func() bool {
+			n = 0
+			filepath.WalkDir(tiles, func(p string, de fs.DirEntry, err error) error {
+				if err != nil || de.IsDir() {
+					return nil
+				}
+				rel, _ := filepath.Rel(m.CacheDir, p)
+				_, body := rawGet(t, u.URL(), "/"+filepath.ToSlash(rel))
+				if b, _ := os.ReadFile(p); string(b) == body {
+					n++
+				}
+				return nil
+			})
+			return n > 0
+		})
+	})
 }
