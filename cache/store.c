@@ -10,6 +10,7 @@
 #include "cache/store.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -73,6 +74,18 @@ static int mkdir_root(const char *root)
 	return 0;
 }
 
+/* Temp names start with the writer's pid: a running server's files must
+ * survive a tool (fsck, snapshot) opening the same cache. */
+static int writer_alive(const char *name)
+{
+	char *end;
+	long pid = strtol(name, &end, 10);
+
+	if (end == name || *end != '-' || pid <= 0 || pid == (long)getpid())
+		return 0;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
 static void clean_tmp(int root_fd)
 {
 	int fd = openat(root_fd, TMP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -87,7 +100,7 @@ static void clean_tmp(int root_fd)
 		return;
 	}
 	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
+		if (de->d_name[0] != '.' && !writer_alive(de->d_name))
 			unlinkat(fd, de->d_name, 0);
 	closedir(d);
 }

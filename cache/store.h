@@ -32,7 +32,8 @@ struct cache_stat {
 };
 
 /* Opens (creating if needed) the cache at root and empties its .tmp folder
- * of files a previous run left half-written. NULL with err filled on
+ * of files that processes no longer running left half-written (another
+ * process may use the same cache: a server, and fsck beside it). NULL with err filled on
  * failure. Loop thread. */
 struct cache_store *cache_store_open(const char *root, char *err, size_t errlen);
 

@@ -7,6 +7,7 @@
  */
 #include "proxy/config.h"
 #include "proxy/ctl.h"
+#include "proxy/fsck.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 
@@ -29,6 +30,10 @@ static void usage(FILE *out)
 	    "       modgate upstream status [--json]            upstreams and breakers\n"
 	    "       modgate upstream drain|undrain NAME         take out of / back into rotation\n"
 	    "       modgate upstream open|close|auto NAME       force a breaker, or hand it back\n"
+	    "       modgate fsck [-c FILE]      re-check every cached .mod/.zip against its\n"
+	    "                                   recorded hash and the checksum database;\n"
+	    "                                   quarantine what fails; exit 1 on any finding\n"
+	    "       modgate hash FILE...        the h1: hash of a module zip or go.mod file\n"
 	    "\n"
 	    "options:\n"
 	    "  -c, --config FILE      INI configuration (optional; see etc/modgate.ini)\n"
@@ -189,13 +194,16 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		command = argv[optind++];
-	if (strcmp(command, "serve") != 0 && strcmp(command, "upstream") != 0) {
+	if (strcmp(command, "hash") == 0)
+		return optind < argc ? fsck_hash(argc - optind, argv + optind) : (usage(stderr), 2);
+	if (strcmp(command, "serve") != 0 && strcmp(command, "upstream") != 0 &&
+	    strcmp(command, "fsck") != 0) {
 		fprintf(stderr, "modgate: unknown command %s\n", command);
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(command, "serve") == 0 && optind < argc) {
-		fprintf(stderr, "modgate: serve takes no arguments (%s)\n", argv[optind]);
+	if (strcmp(command, "upstream") != 0 && optind < argc) {
+		fprintf(stderr, "modgate: %s takes no arguments (%s)\n", command, argv[optind]);
 		return 2;
 	}
 	if (config_apply_env(&cfg, err, sizeof(err)) < 0) {
@@ -231,6 +239,8 @@ int main(int argc, char **argv)
 		         cfg.admin_host[0] ? cfg.admin_host : "127.0.0.1", cfg.admin_port);
 		return ctl_upstream(argc - optind, argv + optind, admin ? admin : addr, json);
 	}
+	if (strcmp(command, "fsck") == 0)
+		return fsck_run(&cfg);
 	if (check_only) {
 		config_dump(&cfg, stdout);
 		fprintf(stderr, "modgate: configuration %s is valid\n",

@@ -43,6 +43,8 @@
 
 struct check;
 
+static void decide_file(struct check *c);
+
 /* One fetch of a checksum database path for the client. */
 struct dbfetch {
 	struct verify *v;
@@ -81,11 +83,14 @@ struct check {
 	char sums_rel[FLIGHT_REL_MAX + 16];
 	char module[MODPATH_MAX + 1];
 	char version[MODPATH_MAX + 1];
-	char tmp_name[96];
+	char tmp_name[FLIGHT_REL_MAX + 1]; /* fsck: the committed object itself */
 	char upstream[CONFIG_URL_MAX + 32];
 	char request_id[72];
 	int use_sumdb;
-	int busy; /* a worker job of ours is queued or running */
+	int busy;                 /* a worker job of ours is queued or running */
+	verify_file_fn file_done; /* fsck: who waits for the verdict on a committed file */
+	void *file_arg;
+	struct verify_file_result fr;
 
 	/* The worker's results. */
 	int hashed;
@@ -409,7 +414,7 @@ static void check_free(struct check *c)
 /* Frees c when nothing refers to it any more. */
 static void check_release(struct check *c)
 {
-	if (!c->f && !c->busy && !c->lookup)
+	if (!c->f && !c->file_done && !c->busy && !c->lookup)
 		check_free(c);
 }
 
@@ -684,17 +689,147 @@ static void decide(struct check *c)
 	}
 }
 
+/* ---- fsck: a committed file ------------------------------------------------ */
+
+static void file_finish(struct check *c, enum verify_file_status st)
+{
+	verify_file_fn done = c->file_done;
+
+	c->fr.status = st;
+	snprintf(c->fr.h1, sizeof(c->fr.h1), "%s", c->h1);
+	c->file_done = NULL;
+	if (!c->v->closing)
+		done(c->file_arg, &c->fr);
+	check_release(c);
+}
+
+static void file_record_run(void *arg)
+{
+	struct check *c = arg;
+	char line[SUMDB_H1_LEN + 2];
+
+	snprintf(line, sizeof(line), "%s\n", c->h1);
+	if (cache_put_file(c->v->env->store, c->sums_rel, line, strlen(line), c->err,
+	                   sizeof(c->err)) < 0)
+		c->commit_rc = CACHE_COMMIT_ERROR;
+}
+
+static void file_record_done(void *arg)
+{
+	struct check *c = arg;
+
+	c->busy = 0;
+	if (c->commit_rc == CACHE_COMMIT_ERROR) {
+		snprintf(c->fr.message, sizeof(c->fr.message), "cannot record its hash: %s",
+		         c->err);
+		file_finish(c, VERIFY_FILE_UNCHECKED);
+		return;
+	}
+	file_finish(c, c->fr.status);
+}
+
+static void file_quarantine_done(void *arg)
+{
+	struct check *c = arg;
+
+	c->busy = 0;
+	if (c->stem[0]) {
+		c->v->stats.quarantined++;
+		log_error("fsck: quarantined %s as %s/%s.json: %s", c->rel, CACHE_QUARANTINE_DIR,
+		          c->stem, c->fr.message);
+	} else {
+		log_error("fsck: could not quarantine %s: %s", c->rel, c->err);
+	}
+	file_finish(c, VERIFY_FILE_BAD);
+}
+
+/* A committed file proven wrong: out of the cache, into the quarantine. */
+static void file_reject(struct check *c, const char *reason, const char *expected)
+{
+	c->json = quarantine_record(c, reason, expected, c->fr.message);
+	c->busy = 1;
+	if (!c->json ||
+	    worker_submit(c->v->env->workers, quarantine_run, file_quarantine_done, c) < 0) {
+		c->busy = 0;
+		file_finish(c, VERIFY_FILE_BAD);
+	}
+}
+
+/* Records the hash of a file that checked out but had none recorded. */
+static void file_record(struct check *c, enum verify_file_status st)
+{
+	c->fr.status = st;
+	c->busy = 1;
+	if (worker_submit(c->v->env->workers, file_record_run, file_record_done, c) < 0) {
+		c->busy = 0;
+		file_finish(c, VERIFY_FILE_UNCHECKED);
+	}
+}
+
+static void decide_file(struct check *c)
+{
+	const char *expected;
+
+	if (!c->hashed || (c->use_sumdb && !c->looked_up))
+		return;
+	if (c->hash_rc == SUMDB_ZIP_INVALID) {
+		snprintf(c->fr.message, sizeof(c->fr.message), "not a valid module zip: %s",
+		         c->hash_err);
+		file_reject(c, "invalid", "");
+		return;
+	}
+	if (c->hash_rc != SUMDB_ZIP_OK) {
+		snprintf(c->fr.message, sizeof(c->fr.message), "cannot hash: %s", c->hash_err);
+		file_finish(c, VERIFY_FILE_UNCHECKED);
+		return;
+	}
+	if (c->has_record && strcmp(c->recorded, c->h1) != 0) {
+		snprintf(c->fr.message, sizeof(c->fr.message),
+		         "changed on disk: recorded %s at commit, now %s", c->recorded, c->h1);
+		file_reject(c, "changed", c->recorded);
+		return;
+	}
+	if (!c->use_sumdb) {
+		if (c->has_record)
+			file_finish(c, VERIFY_FILE_OK);
+		else
+			file_record(c, VERIFY_FILE_PINNED);
+		return;
+	}
+	if (c->lr.verdict != SUMDB_FOUND) {
+		snprintf(c->fr.message, sizeof(c->fr.message), "%s", c->lr.error);
+		file_finish(c, VERIFY_FILE_UNCHECKED);
+		return;
+	}
+	expected = c->kind == MODPATH_ZIP ? c->lr.zip_h1 : c->lr.mod_h1;
+	if (strcmp(expected, c->h1) != 0) {
+		snprintf(c->fr.message, sizeof(c->fr.message),
+		         "checksum mismatch: checksum database %.200s has %s, the cache holds %s",
+		         c->v->env->cfg->sumdb_name, expected, c->h1);
+		file_reject(c, "mismatch", expected);
+		return;
+	}
+	if (c->has_record)
+		file_finish(c, VERIFY_FILE_OK);
+	else
+		file_record(c, VERIFY_FILE_RECORDED);
+}
+
 static void hash_done(void *arg)
 {
 	struct check *c = arg;
 
 	c->busy = 0;
 	c->hashed = 1;
-	if (c->v->closing || !c->f) {
+	if (c->v->closing || (!c->f && !c->file_done)) {
+		c->file_done = NULL;
 		check_release(c);
 		return;
 	}
-	decide(c);
+	if (c->file_done)
+		decide_file(c);
+	else
+		decide(c);
 }
 
 static int drop_found(const char *key, void *value, void *arg)
@@ -732,11 +867,37 @@ static void on_lookup(void *arg, const struct sumdb_client_result *r)
 	c->looked_up = 1;
 	if (r->verdict == SUMDB_FOUND && !c->v->closing)
 		remember(c->v, c->module, c->version, r);
+	if (c->file_done) {
+		decide_file(c);
+		return;
+	}
 	if (!c->f) {
 		check_release(c);
 		return;
 	}
 	decide(c);
+}
+
+/* Starts c's lookup, or takes a proven answer already in memory. */
+static void start_lookup(struct check *c, const char *esc)
+{
+	struct verify *v = c->v;
+	char key[2 * MODPATH_MAX + 2];
+	const struct sumdb_client_result *known;
+
+	snprintf(key, sizeof(key), "%s@%s", c->module, c->version);
+	if ((known = strmap_get(v->found, key))) {
+		c->lr = *known;
+		c->looked_up = 1;
+		return;
+	}
+	c->lookup = sumdb_client_lookup(v->client, esc, c->module, c->version, on_lookup, c);
+	if (!c->lookup) {
+		c->looked_up = 1;
+		c->lr.verdict = SUMDB_UNAVAILABLE;
+		snprintf(c->lr.error, sizeof(c->lr.error),
+		         "checksum database %s: cannot start a lookup", v->env->cfg->sumdb_name);
+	}
 }
 
 int verify_needed(const struct modpath_req *mp)
@@ -792,26 +953,58 @@ void verify_object(struct verify *v, struct flight *f)
 		refuse(c, 503, "modgate: cannot verify %.300s (out of memory)", c->rel);
 		return;
 	}
-	if (c->use_sumdb) {
-		char key[2 * MODPATH_MAX + 2];
-		const struct sumdb_client_result *known;
+	if (c->use_sumdb)
+		start_lookup(c, esc);
+}
 
-		snprintf(key, sizeof(key), "%s@%s", c->module, c->version);
-		if ((known = strmap_get(v->found, key))) {
-			c->lr = *known;
-			c->looked_up = 1;
-			return;
-		}
-		c->lookup =
-		    sumdb_client_lookup(v->client, esc, c->module, c->version, on_lookup, c);
-		if (!c->lookup) {
-			c->looked_up = 1;
-			c->lr.verdict = SUMDB_UNAVAILABLE;
-			snprintf(c->lr.error, sizeof(c->lr.error),
-			         "checksum database %s: cannot start a lookup",
-			         v->env->cfg->sumdb_name);
-		}
+int verify_file(struct verify *v, const char *rel, const struct modpath_req *mp,
+                verify_file_fn done, void *arg)
+{
+	struct check *c = calloc(1, sizeof(*c));
+	struct cache_stat st;
+	char esc[FLIGHT_REL_MAX + 1], gomod_rel[FLIGHT_REL_MAX + 1];
+	const char *at = strstr(rel, "/@v/");
+
+	if (!c || !at || strlen(rel) < 8)
+		goto fail;
+	c->v = v;
+	c->gomod_fd = -1;
+	c->kind = mp->kind;
+	c->file_done = done;
+	c->file_arg = arg;
+	snprintf(c->rel, sizeof(c->rel), "%s", rel);
+	snprintf(c->tmp_name, sizeof(c->tmp_name), "%s", rel);
+	snprintf(c->sums_rel, sizeof(c->sums_rel), "%s/%s", CACHE_SUMS_DIR, rel);
+	snprintf(c->module, sizeof(c->module), "%s", mp->module);
+	snprintf(c->version, sizeof(c->version), "%s", mp->version);
+	snprintf(c->upstream, sizeof(c->upstream), "(the cache, by fsck)");
+	c->use_sumdb = v->client && !config_is_nosumdb(v->env->cfg, mp->module);
+	c->fd = cache_open(v->env->store, rel, &st);
+	if (c->fd < 0)
+		goto fail;
+	if (c->kind == MODPATH_ZIP) {
+		snprintf(gomod_rel, sizeof(gomod_rel), "%s", rel);
+		memcpy(gomod_rel + strlen(gomod_rel) - 4, ".mod", 4);
+		c->gomod_fd = cache_open(v->env->store, gomod_rel, &st);
 	}
+	c->busy = 1;
+	if (worker_submit(v->env->workers, hash_run, hash_done, c) < 0)
+		goto fail;
+	if (c->use_sumdb) {
+		snprintf(esc, sizeof(esc), "%.*s@%s", (int)(at - rel), rel, at + 4);
+		esc[strlen(esc) - 4] = '\0';
+		start_lookup(c, esc);
+	}
+	return 0;
+fail:
+	if (c) {
+		if (c->fd > 0)
+			close(c->fd);
+		if (c->gomod_fd >= 0)
+			close(c->gomod_fd);
+		free(c);
+	}
+	return -1;
 }
 
 void verify_cancel(struct flight *f)

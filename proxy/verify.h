@@ -29,6 +29,7 @@
 #include <event2/buffer.h>
 
 #include "proxy/flight.h"
+#include "sumdb/dirhash.h"
 
 struct verify;
 
@@ -44,6 +45,23 @@ struct verify_outcome {
 	int status; /* REFUSED: the HTTP status for the client */
 	char message[700];
 };
+
+/* fsck's verdict on one committed file. */
+enum verify_file_status {
+	VERIFY_FILE_OK,        /* matches its record (and the database) */
+	VERIFY_FILE_RECORDED,  /* matches the database; its missing record was written */
+	VERIFY_FILE_PINNED,    /* nosumdb, no record yet: pinned now */
+	VERIFY_FILE_BAD,       /* changed on disk, or not the database's: quarantined */
+	VERIFY_FILE_UNCHECKED, /* could not be checked (database unreachable, read error) */
+};
+
+struct verify_file_result {
+	enum verify_file_status status;
+	char h1[SUMDB_H1_LEN + 1];
+	char message[700];
+};
+
+typedef void (*verify_file_fn)(void *arg, const struct verify_file_result *r);
 
 /* Counters for /metrics. */
 struct verify_stats {
@@ -73,6 +91,14 @@ int verify_needed(const struct modpath_req *mp);
  * loop, unless verify_cancel(f) runs first. On VERIFY_BAD the temp file is
  * the quarantine's; on VERIFY_OK it has been committed as f->rel. */
 void verify_object(struct verify *v, struct flight *f);
+
+/* Re-checks the committed object rel (mp: its parsed request, a .mod or
+ * .zip of a canonical version) against its recorded hash and the database,
+ * as a new download would be; a file proven wrong is moved to the
+ * quarantine. done runs once, later. 0, or -1 when the check cannot start
+ * (the file is gone, out of memory). */
+int verify_file(struct verify *v, const char *rel, const struct modpath_req *mp,
+                verify_file_fn done, void *arg);
 
 /* Drops f's check: flight_verified will not be called. */
 void verify_cancel(struct flight *f);

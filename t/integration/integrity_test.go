@@ -379,3 +379,97 @@ func TestDatabaseAttacksRefused(t *testing.T) {
 		})
 	})
 }
+
+// runFsck runs `modgate fsck` on cache with the given upstream and
+// database, and returns its exit code and output.
+func runFsck(t *testing.T, cache, proxy string, env map[string]string) (int, string) {
+	t.Helper()
+	conf := filepath.Join(t.TempDir(), "fsck.ini")
+	ini := fmt.Sprintf("[server]\ncache = %s\n[upstream]\nproxy = %s\n", cache, proxy)
+	if err := os.WriteFile(conf, []byte(ini), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), "fsck", "-c", conf)
+	cmd.Env = append(cleanEnv(), "ASAN_OPTIONS=detect_leaks=1")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, string(out)
+}
+
+// fsck, beside a running server: a clean cache passes; a byte flipped in a
+// committed zip is found, quarantined and fetched again (verified) by the
+// server; a missing record is written again once the database vouches for
+// the file; with the database unreachable nothing is vouched for.
+func TestFsckFindsFlippedByte(t *testing.T) {
+	u, vkey := sumdbSetup(t)
+	env := map[string]string{"GOSUMDB": vkey, "GONOSUMDB": "example.com/fix/m01"}
+	m := startModgate(t, options{proxy: u.URL(), env: env})
+	genv := goEnv2(t, m.URL, vkey)
+	for _, target := range []string{"example.com/fix/a@v1.1.0", "example.com/fix/m01@v1.0.0"} {
+		mustGo(t, append(genv, "GONOSUMDB=example.com/fix/m01"), t.TempDir(), "mod", "download", target)
+	}
+	zip := cachePath(t, m.CacheDir, "example.com/fix/a", "v1.1.0", ".zip")
+	waitCached(t, zip)
+	waitCached(t, cachePath(t, m.CacheDir, "example.com/fix/m01", "v1.0.0", ".zip"))
+
+	code, out := runFsck(t, m.CacheDir, u.URL(), env)
+	if code != 0 || !strings.Contains(out, "fsck: 4 objects") || !strings.Contains(out, "0 quarantined, 0 unchecked") {
+		t.Fatalf("fsck of a clean cache: exit %d\n%s", code, out)
+	}
+
+	// One byte flipped in place, as a failing disk or a careless hand would.
+	f, err := os.OpenFile(zip, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	f.ReadAt(b, 200)
+	b[0] ^= 0x01
+	f.WriteAt(b, 200)
+	f.Close()
+	code, out = runFsck(t, m.CacheDir, u.URL(), env)
+	if code != 1 || !strings.Contains(out, "QUARANTINED example.com/fix/a/@v/v1.1.0.zip") ||
+		!strings.Contains(out, "1 quarantined") {
+		t.Fatalf("fsck after a flipped byte: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(zip); err == nil {
+		t.Errorf("the damaged zip is still in the cache")
+	}
+	q := quarantined(t, m.CacheDir)
+	// Where the flipped bit lands decides which check fails first: the
+	// zip's structure (inflate) or its hash.
+	if len(q) != 1 || (q[0].Reason != "changed" && q[0].Reason != "invalid") || q[0].Rel != "example.com/fix/a/@v/v1.1.0.zip" {
+		t.Errorf("quarantine: %+v", q)
+	}
+	// The server misses it now and fetches the genuine bytes again.
+	want := fixtureModule(t, u, "example.com/fix/a", "v1.1.0")
+	if st, body := rawGet(t, m.URL, "/example.com/fix/a/@v/v1.1.0.zip"); st != 200 || body != string(want.Zip) {
+		t.Errorf("after fsck: %d", st)
+	}
+
+	// A lost record: written again once the database vouches for the file.
+	if err := os.Remove(filepath.Join(m.CacheDir, ".sums", "example.com", "fix", "a", "@v", "v1.1.0.mod")); err != nil {
+		t.Fatal(err)
+	}
+	code, out = runFsck(t, m.CacheDir, u.URL(), env)
+	if code != 0 || !strings.Contains(out, "1 recorded now") {
+		t.Errorf("fsck with a lost record: exit %d\n%s", code, out)
+	}
+
+	// Nothing can be vouched for with the database unreachable.
+	u.Stop()
+	code, out = runFsck(t, m.CacheDir, u.URL(), env)
+	if code != 1 || !strings.Contains(out, "UNCHECKED") {
+		t.Errorf("fsck without a database: exit %d\n%s", code, out)
+	}
+}
