@@ -200,7 +200,7 @@ int fsck_run(const struct config *cfg)
 		root_len--;
 	root_len++; /* and the '/' after it */
 	if (nftw(cfg->cache_dir, on_entry, 32, FTW_PHYS | FTW_ACTIONRETVAL) != 0) {
-		snprintf(err, sizeof(err), "cannot walk %s (or out of memory)", cfg->cache_dir);
+		snprintf(err, sizeof(err), "cannot walk %.900s (or out of memory)", cfg->cache_dir);
 		goto out;
 	}
 	pump(&k);
