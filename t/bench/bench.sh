@@ -9,6 +9,10 @@
 # breaker opens (the first requests each wait out the first-byte deadline)
 # and after (none do) — printed as ratios.
 #
+# Then verification: the checker's hashing speed against sha256sum, and
+# cold .zip fetches straight from an upstream against the same through
+# modgate verifying them (database lookup and proofs, hash, commit).
+#
 # usage: bench.sh MODGATE_BIN    (env: DURATION=10s CONNS=50 THREADS=1)
 set -eu
 bin=$1
@@ -172,3 +176,65 @@ printf '%-46s %10s %8s\n' case "ms" ratio
 printf '%-46s %10s %8s\n' "both upstreams healthy" "$t_ok" 1.00
 printf '%-46s %10s %8s\n' "one blackholed, breaker still closed" "$t_cold" "$(awk -v a="$t_cold" -v b="$t_ok" 'BEGIN { printf "%.2f", a / b }')"
 printf '%-46s %10s %8s\n' "one blackholed, breaker open" "$t_open" "$(awk -v a="$t_open" -v b="$t_ok" 'BEGIN { printf "%.2f", a / b }')"
+
+# ---- verification -------------------------------------------------------
+# The checker's hashing: the h1: of a 100 MiB module zip (every file
+# inflated and hashed, as before a commit) against sha256sum of the same
+# bytes, in the same run; MiB/s counts the zip's bytes.
+python3 - "$work/big.zip" <<'PY'
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+    for i in range(25):
+        # Half random, half text: a zip that is neither all stored nor all air.
+        z.writestr("example.com/big@v1.0.0/f%02d.dat" % i, os.urandom(4 << 20) + (b"package big // filler\n" * 9532))
+PY
+zip_mb=$(awk -v b="$(stat -c %s "$work/big.zip")" 'BEGIN { printf "%.1f", b / 1048576 }')
+best_ms() { # best of 3 wall times of a command, in ms
+	best=""
+	for i in 1 2 3; do
+		t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N)
+		t=$(((t1 - t0) / 1000000)); [ -z "$best" ] || [ "$t" -lt "$best" ] && best=$t
+	done
+	echo "$best"
+}
+t_h1=$(best_ms "$bin" hash "$work/big.zip")
+t_sha=$(best_ms sha256sum "$work/big.zip")
+echo
+echo "verification: h1: of a $zip_mb MiB module zip (inflate + SHA-256 of every file) vs sha256sum of its bytes, best of 3"
+printf '%-46s %10s %10s %8s\n' tool ms "MiB/s" ratio
+printf '%-46s %10s %10s %8s\n' "modgate hash (the checker's code)" "$t_h1" "$(awk -v m="$zip_mb" -v t="$t_h1" 'BEGIN { printf "%.0f", m * 1000 / t }')" "$(awk -v a="$t_sha" -v b="$t_h1" 'BEGIN { printf "%.2f", a / b }')"
+printf '%-46s %10s %10s %8s\n' "sha256sum" "$t_sha" "$(awk -v m="$zip_mb" -v t="$t_sha" 'BEGIN { printf "%.0f", m * 1000 / t }')" 1.00
+
+# The added latency of verification on cold .zip fetches: 20 modules' zips
+# fetched one after another straight from an upstream that also serves a
+# checksum database, then through a fresh modgate verifying against it
+# (lookup, tiles, hash, commit), then through a fresh modgate that only
+# pins (hash and commit, no database).
+up_db=$(start_upstream -sumdb sum.bench.example -vkey-file "$work/vkey")
+vkey=$(cat "$work/vkey")
+start_verifier() { # NAME GOSUMDB
+	p=$(port)
+	printf '[server]\nlisten = 127.0.0.1:%s\ncache = %s\n[admin]\nlisten = off\n[upstream]\nproxy = %s\n[sumdb]\ndatabase = %s\n' \
+		"$p" "$work/cache-$1" "$up_db" "$2" >"$work/$1.ini"
+	"$bin" serve -c "$work/$1.ini" --log-level error >/dev/null 2>"$work/$1.log" &
+	echo $! >>"$work/pids"
+	wait_port_path "$p" / >&2
+	echo "$p"
+}
+twenty() { # BASE: ms for 20 cold zips, one after another
+	urls=""
+	for i in $(seq -w 0 19); do urls="$urls -o /dev/null $1/example.com/fix/m$i/@v/v1.0.0.zip"; done
+	t0=$(date +%s%N)
+	curl -sf $urls
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000000))
+}
+t_direct=$(twenty "$up_db")
+t_verified=$(twenty "http://127.0.0.1:$(start_verifier verified "$vkey")")
+t_pinned=$(twenty "http://127.0.0.1:$(start_verifier pinned off)")
+echo
+echo "cold .zip fetches: 20 modules, one after another"
+printf '%-46s %10s %8s\n' case "ms" ratio
+printf '%-46s %10s %8s\n' "straight from the upstream" "$t_direct" 1.00
+printf '%-46s %10s %8s\n' "through modgate, verified against the database" "$t_verified" "$(awk -v a="$t_verified" -v b="$t_direct" 'BEGIN { printf "%.2f", a / b }')"
+printf '%-46s %10s %8s\n' "through modgate, pinned only (database off)" "$t_pinned" "$(awk -v a="$t_pinned" -v b="$t_direct" 'BEGIN { printf "%.2f", a / b }')"
