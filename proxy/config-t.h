@@ -171,7 +171,14 @@ struct config {
 	int metadata_timeout_ms;   /* a whole list/latest/info/mod transfer */
 	int budget_ms;             /* a client waits at most this long for a first byte */
 	int workers;               /* threads for fsync, rename and hashing */
-	int max_connections;       /* client connections open at once */
+
+	/* [log]: level (0 debug, 1 info, 2 warn, 3 error: enum log_level),
+	 * JSON event lines or text, and where lines go: "" for stderr,
+	 * "syslog", or an absolute file path. */
+	int log_level;
+	int log_json;
+	char log_output[CONFIG_PATH_MAX];
+	int max_connections; /* client connections open at once */
 
 	/* The circuit breaker settings of every pool upstream ([breaker]);
 	 * breaker_config_check accepts them once loaded. */

@@ -773,6 +773,8 @@ int config_is_nosumdb(const struct config *c, const char *module_path)
 	return !c->sumdb_name[0] || pathglob_match_prefix(c->nosumdb, module_path) == 1;
 }
 
+static const char *const log_levels[] = {"debug", "info", "warn", "error"};
+
 /* ---- the key table ----------------------------------------------------------- */
 
 enum key_kind {
@@ -786,6 +788,9 @@ enum key_kind {
 	KEY_PATTERNS, /* char[] at off, GONOPROXY syntax */
 	KEY_PERCENT,  /* int at off, written "50%", in [min, max] */
 	KEY_SUMDB,    /* sumdb_name + sumdb_key + sumdb_url, GOSUMDB syntax */
+	KEY_LOGLEVEL, /* int at off: debug, info, warn, error */
+	KEY_LOGFMT,   /* int at off: text 0, json 1 */
+	KEY_LOGOUT,   /* char[] at off: stderr, syslog or an absolute path */
 };
 
 struct config_key {
@@ -825,6 +830,9 @@ static const struct config_key keys[] = {
     {"admin", "listen", KEY_ADMIN, 0, 0, 0, 0},
     {"sumdb", "database", KEY_SUMDB, 0, 0, 0, 0},
     {"sumdb", "nosumdb", KEY_PATTERNS, FIELD(nosumdb), 0, 0},
+    {"log", "level", KEY_LOGLEVEL, FIELD(log_level), 0, 0},
+    {"log", "format", KEY_LOGFMT, FIELD(log_json), 0, 0},
+    {"log", "output", KEY_LOGOUT, FIELD(log_output), 0, 0},
     {"breaker", "failures", KEY_INT, FIELD(breaker.consecutive_failures), 0, INT_MAX},
     {"breaker", "window", KEY_INT, FIELD(breaker.window_size), 0, INT_MAX},
     {"breaker", "min_calls", KEY_INT, FIELD(breaker.window_min_calls), 0, INT_MAX},
@@ -862,12 +870,12 @@ static const struct {
 #define N_BREAKER_FIELDS (sizeof(breaker_fields) / sizeof(breaker_fields[0]))
 
 static const char *const sections[] = {"server",  "upstream", "cache", "timeouts",
-                                       "breaker", "admin",    "sumdb"};
+                                       "breaker", "admin",    "sumdb", "log"};
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 #define KNOWN_SECTIONS                                                                             \
-	"known: [server], [upstream], [cache], [timeouts], [breaker], [admin], [sumdb], "          \
+	"known: [server], [upstream], [cache], [timeouts], [breaker], [admin], [sumdb], [log], "   \
 	"[pool \"NAME\"], [route]"
 
 static int table_section(const char *name, size_t len)
@@ -988,6 +996,34 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 		return 0;
 	case KEY_SUMDB:
 		return config_parse_gosumdb(c, v, err, errlen);
+	case KEY_LOGLEVEL:
+		for (n = 0; n < 4; n++) {
+			if (strcmp(v, log_levels[n]) == 0) {
+				*int_field(c, k) = (int)n;
+				return 0;
+			}
+		}
+		errbuf_set(err, errlen, "\"%s\" is not a log level (debug, info, warn, error)", v);
+		return -1;
+	case KEY_LOGFMT:
+		if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0) {
+			errbuf_set(err, errlen, "\"%s\" is not a log format (text, json)", v);
+			return -1;
+		}
+		*int_field(c, k) = strcmp(v, "json") == 0;
+		return 0;
+	case KEY_LOGOUT:
+		if (strcmp(v, "stderr") != 0 && strcmp(v, "syslog") != 0 && v[0] != '/') {
+			errbuf_set(err, errlen,
+			           "log output \"%s\" must be stderr, syslog or an absolute path",
+			           v);
+			return -1;
+		}
+		if (copy_str((char *)c + k->off, k->size, strcmp(v, "stderr") == 0 ? "" : v) < 0) {
+			errbuf_set(err, errlen, "log output path too long");
+			return -1;
+		}
+		return 0;
 	}
 	errbuf_set(err, errlen, "internal error: unknown key kind");
 	return -1;
@@ -1044,6 +1080,15 @@ static void put_value(const struct config *c, const struct config_key *k, FILE *
 		break;
 	case KEY_PERCENT:
 		fprintf(out, "%d%%", *(const int *)((const char *)c + k->off));
+		break;
+	case KEY_LOGLEVEL:
+		fputs(log_levels[*(const int *)((const char *)c + k->off) & 3], out);
+		break;
+	case KEY_LOGFMT:
+		fputs(*(const int *)((const char *)c + k->off) ? "json" : "text", out);
+		break;
+	case KEY_LOGOUT:
+		fputs(c->log_output[0] ? c->log_output : "stderr", out);
 		break;
 	case KEY_SUMDB:
 		if (!c->sumdb_name[0])
@@ -1965,6 +2010,7 @@ void config_init_defaults(struct config *c)
 	c->budget_ms = CONFIG_DEFAULT_BUDGET_MS;
 	c->idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
 	c->workers = CONFIG_DEFAULT_WORKERS;
+	c->log_level = 1; /* info */
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
 	breaker_config_default(&c->breaker);
 	/* No pools, no routes, no go binary: the GOPROXY chain serves all. */

@@ -1,13 +1,31 @@
+/*
+ * log — one write per line, to one descriptor (or syslog).
+ *
+ * The descriptor is swapped atomically on reopen; a writer racing the swap
+ * writes to the old file, which stays open until the next reopen.
+ */
 #include "proxy/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <sys/uio.h>
+#include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
+enum output { OUT_FD, OUT_SYSLOG };
+
+static const char *const names[] = {"debug", "info", "warn", "error"};
 static enum log_level min_level = LOG_INFO;
+static enum output out_kind = OUT_FD;
+static _Atomic int out_fd = STDERR_FILENO;
+static int old_fd = -1; /* the file before the last reopen */
+static int json_events;
+static char out_path[4096];
 
 void log_set_level(enum log_level level)
 {
@@ -16,10 +34,7 @@ void log_set_level(enum log_level level)
 
 int log_parse_level(const char *s, enum log_level *level)
 {
-	static const char *names[] = {"debug", "info", "warn", "error"};
-	int i;
-
-	for (i = 0; i < 4; i++) {
+	for (int i = 0; i < 4; i++) {
 		if (strcmp(s, names[i]) == 0) {
 			*level = (enum log_level)i;
 			return 0;
@@ -28,32 +43,134 @@ int log_parse_level(const char *s, enum log_level *level)
 	return -1;
 }
 
+static int open_file(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd < 0)
+		snprintf(err, errlen, "cannot open log file %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Makes fd the output; the one before it is closed at the swap after. */
+static void swap_fd(int fd)
+{
+	int prev = atomic_exchange(&out_fd, fd);
+
+	if (old_fd >= 0)
+		close(old_fd);
+	old_fd = prev == STDERR_FILENO ? -1 : prev;
+}
+
+int log_configure(const char *output, int json, char *err, size_t errlen)
+{
+	int fd;
+
+	if (!output || !*output || strcmp(output, "stderr") == 0) {
+		swap_fd(STDERR_FILENO);
+		out_kind = OUT_FD;
+		out_path[0] = '\0';
+	} else if (strcmp(output, "syslog") == 0) {
+		openlog("modgate", LOG_PID, LOG_DAEMON);
+		out_kind = OUT_SYSLOG;
+		out_path[0] = '\0';
+	} else {
+		if (output[0] != '/' || strlen(output) >= sizeof(out_path)) {
+			snprintf(err, errlen,
+			         "log output must be stderr, syslog or an absolute path");
+			return -1;
+		}
+		fd = open_file(output, err, errlen);
+		if (fd < 0)
+			return -1;
+		swap_fd(fd);
+		out_kind = OUT_FD;
+		snprintf(out_path, sizeof(out_path), "%s", output);
+	}
+	json_events = json;
+	return 0;
+}
+
+int log_reopen(char *err, size_t errlen)
+{
+	int fd;
+
+	if (out_kind != OUT_FD || !out_path[0])
+		return 0;
+	fd = open_file(out_path, err, errlen);
+	if (fd < 0)
+		return -1;
+	swap_fd(fd);
+	return 0;
+}
+
+static void emit(enum log_level level, const char *line, size_t len)
+{
+	static const int prio[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
+	struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
+
+	if (out_kind == OUT_SYSLOG) {
+		syslog(prio[level], "%.*s", (int)len, line);
+		return;
+	}
+	/* One writev per line keeps lines whole when threads log at once. */
+	if (writev(atomic_load(&out_fd), iov, 2) < 0) {
+		/* the log is gone: nowhere left to say so */
+	}
+}
+
+/* Appends s as the inside of a JSON string. */
+static size_t json_escape(char *dst, size_t room, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s && n + 7 < room; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			dst[n++] = '\\';
+			dst[n++] = (char)c;
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(dst + n, room - n, "\\u%04x", c);
+		} else {
+			dst[n++] = (char)c;
+		}
+	}
+	return n;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	static const char *names[] = {"debug", "info", "warn", "error"};
-	char line[2048];
+	char msg[2048], line[4200], stamp[32];
 	struct tm tm;
 	time_t now;
 	va_list ap;
-	int n, m;
+	size_t n;
 
 	if (level < min_level)
 		return;
 	now = time(NULL);
 	gmtime_r(&now, &tm);
-	n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
-	n += snprintf(line + n, sizeof(line) - n, "%s ", names[level]);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	n = m < 0 ? n : n + m;
-	if (n > (int)sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	/* One write per line keeps lines whole when threads log at once. */
-	if (write(STDERR_FILENO, line, n) < 0) {
-		/* stderr gone: nowhere left to say so */
+	if (json_events) {
+		n = (size_t)snprintf(line, sizeof(line),
+		                     "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", stamp,
+		                     names[level]);
+		n += json_escape(line + n, sizeof(line) - n - 3, msg);
+		line[n++] = '"';
+		line[n++] = '}';
+	} else if (out_kind == OUT_SYSLOG) {
+		/* syslog stamps lines itself. */
+		n = (size_t)snprintf(line, sizeof(line), "%s %s", names[level], msg);
+	} else {
+		n = (size_t)snprintf(line, sizeof(line), "%s %s %s", stamp, names[level], msg);
 	}
+	if (n >= sizeof(line))
+		n = sizeof(line) - 1;
+	emit(level, line, n);
 }
 
 int log_enabled(enum log_level level)
@@ -63,12 +180,7 @@ int log_enabled(enum log_level level)
 
 void log_line(enum log_level level, const char *line)
 {
-	struct iovec iov[2] = {{(void *)line, strlen(line)}, {"\n", 1}};
-
 	if (level < min_level)
 		return;
-	/* One writev per line keeps lines whole when threads log at once. */
-	if (writev(STDERR_FILENO, iov, 2) < 0) {
-		/* stderr gone: nowhere left to say so */
-	}
+	emit(level, line, strlen(line));
 }

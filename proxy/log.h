@@ -1,10 +1,18 @@
 /*
- * log — event lines on stderr: "2026-11-25T03:17:12Z level message".
- * One process-wide level, set once at start. Messages must never carry
- * credentials. Any thread (each line is one write()).
+ * log — event lines: "2026-11-25T03:17:12Z level message", or with the json
+ * format {"time":"...","level":"...","msg":"..."}; and access lines
+ * written as they are (log_line, one JSON object each). They go to stderr
+ * (the default: journald takes it), syslog, or a file opened for appending
+ * (log_reopen opens it again, for logrotate).
+ *
+ * Set-up (log_set_level, log_configure, log_reopen) from the main thread,
+ * before threads start or from the loop; writing from any thread (each line
+ * is one write()). Messages must never carry credentials.
  */
 #ifndef MODGATE_LOG_H
 #define MODGATE_LOG_H
+
+#include <stddef.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
@@ -12,6 +20,15 @@ void log_set_level(enum log_level level);
 
 /* Parses "debug", "info", "warn", "error"; -1 if none of them. */
 int log_parse_level(const char *s, enum log_level *level);
+
+/* Where lines go and in what form: output "" or "stderr", "syslog", or an
+ * absolute file path (borrowed, copied); json set for JSON event lines.
+ * 0, or -1 with err (the file cannot be opened); the old settings stay. */
+int log_configure(const char *output, int json, char *err, size_t errlen);
+
+/* Opens the log file again (after logrotate moved it). 0, or -1 with err;
+ * a no-op for stderr and syslog. */
+int log_reopen(char *err, size_t errlen);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -75,6 +75,10 @@ static int serve(const struct config *cfg)
 		fprintf(stderr, "modgate: cannot initialise libcurl\n");
 		return 1;
 	}
+	if (log_configure(cfg->log_output, cfg->log_json, err, sizeof(err)) < 0) {
+		fprintf(stderr, "modgate: %s\n", err);
+		return 1;
+	}
 	base = event_base_new();
 	if (!base) {
 		fprintf(stderr, "modgate: cannot create the event loop\n");
@@ -149,9 +153,9 @@ int main(int argc, char **argv)
 	struct config cfg;
 	const char *config_file = NULL, *listen = NULL, *cache_dir = NULL, *admin = NULL;
 	const char *command = "serve";
-	enum log_level level;
+	enum log_level level = LOG_INFO;
 	char err[1024];
-	int opt, check_only = 0, json = 0;
+	int opt, check_only = 0, json = 0, level_given = 0;
 
 	config_init_defaults(&cfg);
 	while ((opt = getopt_long(argc, argv, "c:l:d:thV", opts, NULL)) != -1) {
@@ -170,7 +174,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "modgate: unknown log level %s\n", optarg);
 				return 2;
 			}
-			log_set_level(level);
+			level_given = 1;
 			break;
 		case 't':
 			check_only = 1;
@@ -239,6 +243,8 @@ int main(int argc, char **argv)
 		         cfg.admin_host[0] ? cfg.admin_host : "127.0.0.1", cfg.admin_port);
 		return ctl_upstream(argc - optind, argv + optind, admin ? admin : addr, json);
 	}
+	/* --log-level wins over [log] level. */
+	log_set_level(level_given ? level : (enum log_level)cfg.log_level);
 	if (strcmp(command, "fsck") == 0)
 		return fsck_run(&cfg);
 	if (check_only) {

@@ -820,7 +820,7 @@ static const struct ini_error_case ini_error_tests[] = {
     /* structure */
     {"[bogus]\n", 1,
      "unknown section [bogus] (known: [server], [upstream], [cache], "
-     "[timeouts], [breaker], [admin], [sumdb], [pool \"NAME\"], [route])"},
+     "[timeouts], [breaker], [admin], [sumdb], [log], [pool \"NAME\"], [route])"},
     {"[server]\nworkers = 2\n[bogus]\n", 3, "unknown section [bogus]"},
     {"[server]\nworkers = 2\n[nope]", 3, "unknown section [nope]"},
     {"[Server]\nworkers = 2\n", 1, "unknown section [Server]"},
@@ -931,7 +931,7 @@ static void test_ini_error_keeps_config(void **state)
 	assert_int_equal(config_load_string(&c, "[x]\n", NULL, err, sizeof(err)), -1);
 	assert_string_equal(
 	    err, "<string>:1: unknown section [x] (known: [server], [upstream], "
-	         "[cache], [timeouts], [breaker], [admin], [sumdb], [pool \"NAME\"], [route])");
+	         "[cache], [timeouts], [breaker], [admin], [sumdb], [log], [pool \"NAME\"], [route])");
 	/* a message longer than the buffer is cut, and terminated */
 	assert_int_equal(config_load_string(&c, "[x]\n", "t.ini", err, 12), -1);
 	assert_string_equal(err, "t.ini:1: un");
@@ -1118,6 +1118,11 @@ static void test_dump_defaults(void **state)
 	                    "database = sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+"
 	                    "s3Ux18htTTAD8OuAn8\n"
 	                    "nosumdb = \n"
+	                    "\n"
+	                    "[log]\n"
+	                    "level = info\n"
+	                    "format = text\n"
+	                    "output = stderr\n"
 	                    "\n"
 	                    "[breaker]\n"
 	                    "failures = 5\n"
@@ -2125,7 +2130,7 @@ static void test_example_file(void **state)
 		}
 		used += (size_t)snprintf(out + used, (1 << 20) - used, "%s\n", line);
 	}
-	assert_int_equal(keys, 25); /* every key of every section */
+	assert_int_equal(keys, 30); /* every key of every section */
 	c = d;
 	c.workers = 64; /* so the file has to set them back */
 	c.breaker.window_size = 512;
