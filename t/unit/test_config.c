@@ -930,8 +930,9 @@ static void test_ini_error_keeps_config(void **state)
 	assert_int_equal(config_load_string(&c, "[x]\n", NULL, NULL, 0), -1);
 	assert_int_equal(config_load_string(&c, "[x]\n", NULL, err, sizeof(err)), -1);
 	assert_string_equal(
-	    err, "<string>:1: unknown section [x] (known: [server], [upstream], "
-	         "[cache], [timeouts], [breaker], [admin], [sumdb], [log], [pool \"NAME\"], [route])");
+	    err,
+	    "<string>:1: unknown section [x] (known: [server], [upstream], "
+	    "[cache], [timeouts], [breaker], [admin], [sumdb], [log], [pool \"NAME\"], [route])");
 	/* a message longer than the buffer is cut, and terminated */
 	assert_int_equal(config_load_string(&c, "[x]\n", "t.ini", err, 12), -1);
 	assert_string_equal(err, "t.ini:1: un");
