@@ -623,7 +623,14 @@ static int sumdb_request(struct server *s, evhtp_request_t *req, const char *pat
 		free(sp);
 		return -1;
 	}
-	if ((size_t)snprintf(rel, rellen, "sumdb/%s/%s", sp->name, sp->rest) >= rellen) {
+	if (sp->kind == SUMDB_SUPPORTED) {
+		/* modgate verifies against this database itself, so it serves it:
+		 * no need to ask an upstream (which may be down). */
+		reply_text(req, 200, "HIT", "");
+		free(sp);
+		return -1;
+	}
+		if ((size_t)snprintf(rel, rellen, "sumdb/%s/%s", sp->name, sp->rest) >= rellen) {
 		reply_text(req, 400, NULL, "modgate: request path too long");
 		free(sp);
 		return -1;

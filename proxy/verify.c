@@ -399,6 +399,19 @@ static void db_tile_verified(void *arg, const char *path, const uint8_t *data, s
 		save_bytes(v, rel, data, len, 0);
 }
 
+/* Proven lookup answers are kept (replaced by each newer one) so that
+ * clients looking a cached module up while every upstream is down get the
+ * last good answer, served stale. */
+static void db_lookup_verified(void *arg, const char *path, const char *body, size_t len)
+{
+	struct verify *v = arg;
+	char rel[FLIGHT_REL_MAX + 1];
+
+	if ((size_t)snprintf(rel, sizeof(rel), "sumdb/%s/%s", v->env->cfg->sumdb_name, path) <
+	    sizeof(rel))
+		save_bytes(v, rel, body, len, 0);
+}
+
 /* ---- checking one flight's bytes ----------------------------------------- */
 
 static void check_free(struct check *c)
@@ -1032,6 +1045,7 @@ struct verify *verify_new(struct flight_env *env, char *err, size_t errlen)
 	    .fetch = db_fetch,
 	    .tree_advanced = db_tree_advanced,
 	    .tile_verified = db_tile_verified,
+	    .lookup_verified = db_lookup_verified,
 	};
 	char kept[TREE_MAX];
 	ssize_t n;

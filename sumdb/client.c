@@ -53,6 +53,8 @@ struct sumdb_lookup {
 	size_t record_len;
 	char *note;
 	size_t note_len;
+	char *answer; /* the lookup answer as fetched */
+	size_t answer_len;
 	struct sumdb_tree tree;
 
 	/* The tile phase. */
@@ -103,6 +105,7 @@ static void lookup_free(struct sumdb_lookup *l)
 	free(l->version);
 	free(l->record);
 	free(l->note);
+	free(l->answer);
 	free(l);
 }
 
@@ -268,6 +271,12 @@ static void prove(struct sumdb_lookup *l)
 		    sumdb_tlog_tile_path(&l->tiles[i], path, sizeof(path)) < 0)
 			continue;
 		c->ops.tile_verified(c->ops.arg, path, l->slots[i].data, l->slots[i].len);
+	}
+	if (c->ops.lookup_verified && l->answer) {
+		char path[16 + 2048];
+
+		if ((size_t)snprintf(path, sizeof(path), "lookup/%s", l->esc) < sizeof(path))
+			c->ops.lookup_verified(c->ops.arg, path, l->answer, l->answer_len);
 	}
 	l->result.verdict = SUMDB_FOUND;
 	l->result.record_id = l->id;
@@ -456,7 +465,8 @@ static void on_lookup(void *arg, int status, const char *body, size_t len, int c
 	}
 	l->record = malloc(text_len + 1);
 	l->note = malloc(nt_len ? nt_len : 1);
-	if (!l->record || !l->note) {
+	l->answer = malloc(len);
+	if (!l->record || !l->note || !l->answer) {
 		set_result(l, SUMDB_UNAVAILABLE, "out of memory");
 		finish(l);
 		return;
@@ -466,6 +476,8 @@ static void on_lookup(void *arg, int status, const char *body, size_t len, int c
 	l->record_len = text_len;
 	memcpy(l->note, nt, nt_len);
 	l->note_len = nt_len;
+	memcpy(l->answer, body, len);
+	l->answer_len = len;
 	if (record_hashes(l) < 0) {
 		set_result(l, SUMDB_SECURITY,
 		           "checksum database %s: its record for %s lists no %s@%s",

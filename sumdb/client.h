@@ -67,6 +67,9 @@ struct sumdb_client_ops {
 	void (*tree_advanced)(void *arg, const char *note, size_t len);
 	/* A tile fetched from the network passed its check: cache it. */
 	void (*tile_verified)(void *arg, const char *path, const uint8_t *data, size_t len);
+	/* A lookup answer (path "lookup/M@V", the answer's bytes as fetched)
+	 * was proven: it may be kept for clients. May be NULL. */
+	void (*lookup_verified)(void *arg, const char *path, const char *body, size_t len);
 	void *arg;
 };
 

@@ -99,10 +99,14 @@ func TestBadPathsAreRefused(t *testing.T) {
 	if st, body := rawGet(t, m.URL, "/example.com/fix/%21upper/@v/list"); st != 200 || !strings.Contains(body, "v0.1.0") {
 		t.Errorf("%%21-encoded path: %d %q", st, body)
 	}
-	// GOSUMDB's database is passed through to the upstream, which (the
-	// fixture, here) does not serve it: 404 sends clients to it directly.
-	if st, _ := rawGet(t, m.URL, "/sumdb/sum.golang.org/supported"); st != 404 {
-		t.Errorf("/sumdb/.../supported: %d, want 404", st)
+	// modgate serves GOSUMDB's database (it verifies against it) and
+	// answers "supported" itself; another database's name is a 404,
+	// which sends clients to it directly.
+	if st, _ := rawGet(t, m.URL, "/sumdb/sum.golang.org/supported"); st != 200 {
+		t.Errorf("/sumdb/sum.golang.org/supported: %d, want 200", st)
+	}
+	if st, _ := rawGet(t, m.URL, "/sumdb/sum.other.example/supported"); st != 404 {
+		t.Errorf("/sumdb/sum.other.example/supported: %d, want 404", st)
 	}
 }
 

@@ -35,7 +35,7 @@ func TestKeepAliveAcrossAnswers(t *testing.T) {
 		{"GET", "/example.com/fix/a/@v/v1.0.0.zip", 200},   // hit or join
 		{"GET", "/example.com/fix/a/@v/v9.0.0.info", 404},  // negative
 		{"GET", "/example.com/fix/big/@v/v1.0.0.zip", 200}, // 2 MiB miss
-		{"GET", "/sumdb/sum.golang.org/supported", 404},    // sumdb
+		{"GET", "/sumdb/sum.other.example/supported", 404}, // sumdb
 		{"GET", "/example.com/fix/a/@v/list", 200},         // hit
 	}
 	reused := 0
