@@ -267,7 +267,7 @@ static const struct goproxy_case goproxy_tests[] = {
     {"https://a.example/%4", NULL, "bad %-escape"},
     {"https://a.example/{x}", NULL, "percent-encode '{'"},
     /* credentials never appear in messages */
-    {"ftp://user:secret@mirror.example", NULL, "ftp://user:xxxxx@mirror.example"},
+    {"ftp://user:secret@mirror.example", NULL, "ftp://xxxxx@mirror.example"},
 };
 
 static void test_goproxy_table(void **state)
@@ -828,7 +828,8 @@ static const struct ini_error_case ini_error_tests[] = {
     {"[server]\n  [bogus]\n", 2, "unknown section [bogus]"},
     {"[server]\nbogus = 1\n", 2,
      "unknown key 'bogus' in [server] (known: listen, cache, workers, max_connections)"},
-    {"[upstream]\nlisten = :80\n", 2, "unknown key 'listen' in [upstream] (known: proxy, noproxy)"},
+    {"[upstream]\nlisten = :80\n", 2,
+     "unknown key 'listen' in [upstream] (known: proxy, noproxy, netrc)"},
     {"[cache]\nttl = 1s\n", 2, "unknown key 'ttl' in [cache] (known: list_ttl, negative_ttl)"},
     {"[timeouts]\ntotal = 1s\n", 2,
      "unknown key 'total' in [timeouts] (known: connect, first_byte, idle, metadata, budget)"},
@@ -1031,9 +1032,10 @@ static void test_upstream_redacted(void **state)
 	                         err, sizeof(err)),
 	    0);
 	assert_string_equal(config_upstream_redacted(&c.upstreams[0], buf, sizeof(buf)),
-	                    "https://user:xxxxx@a.example/p");
+	                    "https://xxxxx@a.example/p");
+	/* Go keeps a user name; a token is often passed as one: gone too. */
 	assert_string_equal(config_upstream_redacted(&c.upstreams[1], buf, sizeof(buf)),
-	                    "http://token@b.example"); /* no password: as Go, kept */
+	                    "http://xxxxx@b.example");
 	assert_string_equal(config_upstream_redacted(&c.upstreams[2], buf, sizeof(buf)),
 	                    "https://c.example:1/x@y"); /* '@' in the path is no userinfo */
 	assert_string_equal(config_upstream_redacted(&c.upstreams[3], buf, sizeof(buf)), "direct");
@@ -1041,7 +1043,7 @@ static void test_upstream_redacted(void **state)
 	assert_string_equal(config_upstream_redacted(&c.upstreams[0], buf, sizeof(buf)), "off");
 	assert_int_equal(config_parse_goproxy(&c, "https://u:p@a.example", err, sizeof(err)), 0);
 	assert_string_equal(config_upstream_redacted(&c.upstreams[0], small, sizeof(small)),
-	                    "https://u:x");
+	                    "https://xxx");
 	assert_ptr_equal(config_upstream_redacted(&c.upstreams[0], small, 0), small);
 }
 
@@ -1099,6 +1101,7 @@ static void test_dump_defaults(void **state)
 	                    "[upstream]\n"
 	                    "proxy = https://proxy.golang.org,direct\n"
 	                    "noproxy = \n"
+	                    "netrc = off\n"
 	                    "\n"
 	                    "[cache]\n"
 	                    "list_ttl = 60s\n"
@@ -1379,7 +1382,6 @@ static const struct pool_upstream_case pool_upstream_tests[] = {
     {"https://a.example\tweight=2\t backup", "https://a.example", 2, 1, NULL},
     {"HTTPS://A.example/", "https://A.example", 1, 0, NULL},
     {"http://[::1]:3000", "http://[::1]:3000", 1, 0, NULL},
-    {"https://u:p@a.example", "https://u:p@a.example", 1, 0, NULL},
     {"https://a.example/x;y", "https://a.example/x;y", 1, 0, NULL},
     /* weights */
     {"https://a.example weight=0", NULL, 0, 0,
@@ -1393,10 +1395,10 @@ static const struct pool_upstream_case pool_upstream_tests[] = {
     {"https://a.example weight = 3", NULL, 0, 0,
      "unknown option \"weight\" after the URL (write weight=N without blanks)"},
     {"https://a.example primary", NULL, 0, 0,
-     "unknown option \"primary\" after the URL (write weight=N or backup)"},
+     "unknown option \"primary\" after the URL (write weight=N, backup, token_file="},
     {"https://a.example Backup", NULL, 0, 0, "unknown option \"Backup\""},
     /* one URL, and a real one */
-    {"", NULL, 0, 0, "empty value (write upstream = URL [weight=N] [backup])"},
+    {"", NULL, 0, 0, "empty value (write upstream = URL [weight=N] [backup] [token_file=PATH])"},
     {"direct", NULL, 0, 0, "direct is not an upstream"},
     {"off", NULL, 0, 0, "off is not an upstream"},
     {"https://a.example,https://b.example", NULL, 0, 0, "one URL per upstream line"},
@@ -1409,7 +1411,32 @@ static const struct pool_upstream_case pool_upstream_tests[] = {
     {"https://a.example/?x=1", NULL, 0, 0, "query or fragment"},
     {"https://a.example:0", NULL, 0, 0, "port 0"},
     {"https://[::1", NULL, 0, 0, "missing ']'"},
-    {"https://u:secret@a.example:99999", NULL, 0, 0, "https://u:xxxxx@a.example:99999"},
+    {"https://u:secret@a.example:99999", NULL, 0, 0, "https://xxxxx@a.example:99999"},
+    /* credentials: never inline in the file */
+    {"https://u:secret@a.example", NULL, 0, 0,
+     "invalid proxy URL https://xxxxx@a.example: credentials in a URL are refused in the "
+     "config file"},
+    {"https://tok3n@a.example", NULL, 0, 0, "https://xxxxx@a.example: credentials in a URL"},
+    {"https://a.example token=s3cret", NULL, 0, 0,
+     "token= would put the credential itself in the config file, which modgate refuses"},
+    {"https://a.example password=s3cret", NULL, 0, 0, "password= would put the credential itself"},
+    {"https://a.example token_file=/x token_env=T", NULL, 0, 0,
+     "one credential per upstream: token_file= and token_env both given"},
+    {"https://a.example basic_env=B token_file=/x", NULL, 0, 0,
+     "one credential per upstream: basic_env= and token_file both given"},
+    {"https://a.example token_file=", NULL, 0, 0, "token_file= needs a path"},
+    {"https://a.example basic_env=", NULL, 0, 0, "basic_env= needs a variable name"},
+    {"https://a.example token_file=relative/tok", NULL, 0, 0,
+     "token_file=relative/tok: the path must be absolute"},
+    {"https://a.example token_env=1BAD", NULL, 0, 0, "token_env=1BAD: not a variable name"},
+    {"https://a.example token_env=BAD-NAME", NULL, 0, 0, "token_env=BAD-NAME: not a variable name"},
+    {"https://a.example basic_env=A.B", NULL, 0, 0, "basic_env=A.B: not a variable name"},
+    {"https://a.example token_file=/nonexistent/modgate-test/token", NULL, 0, 0,
+     "token_file=/nonexistent/modgate-test/token: No such file or directory"},
+    {"https://a.example token_file=/", NULL, 0, 0, "token_file=/: not a regular file"},
+    {"https://a.example token_env=MODGATE_TEST_UNSET_VAR", NULL, 0, 0,
+     "token_env=MODGATE_TEST_UNSET_VAR: the environment variable is not set"},
+    {"https://a.example Token_file=/x", NULL, 0, 0, "unknown option \"Token_file=/x\""},
 };
 
 static void test_pool_upstream_table(void **state)
@@ -1813,9 +1840,9 @@ static const struct ini_error_case pool_error_tests[] = {
     {"[pool \"a\"]\nupstream = https://a.example/\nupstream = a.example weight=2\n", 3,
      "[pool \"a\"] upstream: https://a.example is already in this pool (line 2); give it a "
      "larger weight instead"},
-    {"[pool \"a\"]\nupstream = https://u:secret@a.example\nupstream = "
-     "https://u:secret@a.example\n",
-     3, "https://u:xxxxx@a.example is already in this pool"},
+    {"[pool \"a\"]\nupstream = https://a.example\nupstream = "
+     "https://a.example\n",
+     3, "https://a.example is already in this pool"},
     {"[pool \"a\"]\nupstream = \"https://a.example\"\n", 2,
      "[pool \"a\"] upstream: values are not quoted"},
     {"[pool \"a\"]\non_open = 502\n", 2,
@@ -1995,13 +2022,13 @@ static void test_dump_pools(void **state)
 	/* one pool: the implied route is written out, and loads back the same */
 	assert_int_equal(
 	    load(&c,
-	         "[pool \"only\"]\nupstream = https://u:p@a.example/x/ weight=1000\n"
+	         "[pool \"only\"]\nupstream = https://a.example/x/ weight=1000\n"
 	         "upstream = file:///srv/p backup\nhedge = off\n"
 	         "[breaker]\nfailures = 0\nslow = 1500ms\nopen_max = 24h\njitter = 0%\n",
 	         err, sizeof(err)),
 	    0);
 	text = dump_to_string(&c);
-	assert_non_null(strstr(text, "\nupstream = https://u:p@a.example/x weight=1000\n"));
+	assert_non_null(strstr(text, "\nupstream = https://a.example/x weight=1000\n"));
 	assert_non_null(strstr(text, "\nhedge = off\n"));
 	assert_non_null(strstr(text, "\n[route]\n* = only\n"));
 	assert_non_null(strstr(text, "\nslow = 1500ms\n"));
