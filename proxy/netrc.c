@@ -131,6 +131,12 @@ int netrc_lookup(const char *text, size_t len, const char *machine, char *login,
 	return 0;
 
 match:
+	/* A NUL would cut the value short where C strings carry it. */
+	if (memchr(found.login.p, '\0', found.login.n) ||
+	    memchr(found.password.p, '\0', found.password.n)) {
+		errbuf_set(err, errlen, "the login or password for %s holds a NUL byte", machine);
+		return -1;
+	}
 	if (memchr(found.login.p, ':', found.login.n)) {
 		errbuf_set(err, errlen,
 		           "the login for %s holds a ':', which Basic auth cannot carry", machine);

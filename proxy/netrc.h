@@ -17,9 +17,9 @@
 /* Looks machine up in the len bytes at text (need not be NUL-terminated).
  * 1 with the login and password of the first matching entry copied into
  * login (loginlen bytes) and password (passlen bytes); 0 if no entry
- * matches; -1 if the matching entry's login or password does not fit, or
- * holds a ':' in the login (which Basic auth cannot carry) — err says
- * which, never the value. Buffers are written only on a return of 1. */
+ * matches; -1 if the matching entry's login or password does not fit or
+ * holds a NUL byte, or the login holds a ':' (which Basic auth cannot
+ * carry) — err says which, never the value. Buffers are written only on a return of 1. */
 int netrc_lookup(const char *text, size_t len, const char *machine, char *login, size_t loginlen,
                  char *password, size_t passlen, char *err, size_t errlen);
 
