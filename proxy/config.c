@@ -29,6 +29,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -872,11 +873,17 @@ static void trim_end(char *s)
 static int read_secret_file(const char *path, char *buf, size_t max, size_t *n, const char *what)
 {
 	struct stat st;
-	FILE *f = fopen(path, "rb");
-	int saved;
+	/* O_NONBLOCK: a FIFO named by mistake must not hang the load. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), saved;
+	FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
 
-	if (!f)
+	if (!f) {
+		saved = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = saved;
 		return -1;
+	}
 	if (fstat(fileno(f), &st) < 0)
 		goto fail;
 	if (!S_ISREG(st.st_mode)) {
