@@ -7,6 +7,7 @@
  */
 #include "proxy/admin.h"
 
+#include "proxy/config.h"
 #include "proxy/conns.h"
 #include "proxy/flight.h"
 #include "proxy/log.h"
@@ -75,6 +76,7 @@ static json_t *upstream_json(struct pool_set *ps, struct upstream *up, int64_t n
 	struct breaker_counters bc;
 	json_t *o = json_object(), *pools = json_array();
 	enum breaker_state st = breaker_state(&up->breaker, now);
+	char auth[CONFIG_CRED_SOURCE_MAX + 64];
 	int i, j;
 
 	breaker_counters(&up->breaker, &bc);
@@ -90,6 +92,8 @@ static json_t *upstream_json(struct pool_set *ps, struct upstream *up, int64_t n
 		}
 	}
 	json_object_set_new(o, "url", json_string(up->shown));
+	json_object_set_new(o, "auth",
+	                    json_string(config_cred_describe(up->cred, auth, sizeof(auth))));
 	json_object_set_new(o, "state", json_string(breaker_state_name(st)));
 	json_object_set_new(o, "mode", json_string(mode_of(up)));
 	json_object_set_new(o, "drained", json_boolean(up->drained));

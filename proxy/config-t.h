@@ -5,7 +5,7 @@
  * be copied with '=' (the loaders fill a copy and assign it back only when
  * everything parsed) and compared field by field. Pools, routes and breaker
  * settings are fixed arrays and plain fields too; the whole struct stays
- * under 200 KB, small enough for the stack of main and for a copy per server.
+ * under 250 KB, small enough for the stack of main and for a copy per server.
  */
 #ifndef MODGATE_CONFIG_T_H
 #define MODGATE_CONFIG_T_H
@@ -24,6 +24,9 @@
 #define CONFIG_MAX_ROUTES 64
 #define CONFIG_POOL_NAME_MAX 33 /* [a-z0-9_-]{1,32} and the NUL */
 #define CONFIG_ROUTE_PATTERN_MAX 256
+#define CONFIG_MAX_CREDS 32        /* distinct credentials in one config */
+#define CONFIG_SECRET_MAX 1024     /* a token, or "user:password", and the NUL */
+#define CONFIG_CRED_SOURCE_MAX 256 /* a secret file's path, or a variable's name */
 
 /* Built-in defaults; etc/modgate.ini documents the same numbers. */
 #define CONFIG_DEFAULT_LISTEN_HOST "127.0.0.1"
@@ -67,6 +70,32 @@ enum config_upstream_kind {
 	CONFIG_UP_OFF,    /* fail: "module lookup disabled by GOPROXY=off" */
 };
 
+/* What an upstream's requests carry in their Authorization header. */
+enum config_cred_kind {
+	CONFIG_CRED_BEARER, /* "Bearer TOKEN" */
+	CONFIG_CRED_BASIC,  /* "Basic base64(user:password)" */
+};
+
+/* Where a credential's secret was read from, at load time. */
+enum config_cred_from {
+	CONFIG_CRED_FILE,  /* token_file= / basic_file=: source is the absolute path */
+	CONFIG_CRED_ENV,   /* token_env= / basic_env=: source is the variable's name */
+	CONFIG_CRED_NETRC, /* the netrc file's entry: source is the machine */
+};
+
+/* One credential. Secrets are read when the config loads (a reload reads
+ * them again); the struct keeps the value so that requests never touch the
+ * file system. The secret is for the fetch layer alone: logs, metrics, the
+ * admin endpoint, the dump and error bodies name the source, never it. */
+struct config_cred {
+	enum config_cred_kind kind;
+	enum config_cred_from from;
+	char source[CONFIG_CRED_SOURCE_MAX];
+	/* BEARER: the token; BASIC: "user:password", split at the first ':'
+	 * (a user name holds none). Printable ASCII, no line break. */
+	char secret[CONFIG_SECRET_MAX];
+};
+
 struct config_upstream {
 	enum config_upstream_kind kind;
 	/* CONFIG_UP_URL only: a complete http://, https:// or file:// URL with
@@ -77,6 +106,9 @@ struct config_upstream {
 	 * any error), 0 for ',' or the end of the list (try the next entry only
 	 * after 404 or 410). Always 0 for direct and off. */
 	int fallthrough_any;
+	/* 0: no credential; else config.creds[cred - 1] (from netrc only: a
+	 * GOPROXY list has no room for options). */
+	int cred;
 };
 
 /* What a pool does when none of its upstreams is usable (every breaker open
@@ -93,6 +125,9 @@ struct config_pool_upstream {
 	char url[CONFIG_URL_MAX]; /* normalised as config_upstream.url; never direct/off */
 	int weight;               /* CONFIG_WEIGHT_MIN..CONFIG_WEIGHT_MAX */
 	int backup;               /* 1: used only when no primary is usable */
+	/* 0: none; else config.creds[cred - 1]: from the line's token_file=,
+	 * token_env=, basic_file= or basic_env=, else from netrc. */
+	int cred;
 };
 
 /* One [pool "NAME"] section. */
@@ -194,6 +229,18 @@ struct config {
 	int n_pools;
 	struct config_route routes[CONFIG_MAX_ROUTES];
 	int n_routes;
+
+	/* Credentials of the upstreams, each once; an upstream's cred field
+	 * points here. */
+	struct config_cred creds[CONFIG_MAX_CREDS];
+	int n_creds;
+
+	/* The netrc file for upstreams without credentials of their own
+	 * ([upstream] netrc): "" for none. netrc_optional is 1 when the path is
+	 * the go command's default ($NETRC, else $HOME/.netrc), which may be
+	 * missing; a path the file names must exist. */
+	char netrc[CONFIG_PATH_MAX];
+	int netrc_optional;
 
 	/* The go command found on $PATH at load time, an absolute path, when a
 	 * pool has on_open = direct or a route goes to direct; else "". */

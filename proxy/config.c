@@ -29,6 +29,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -39,6 +40,8 @@
 #include <unistd.h>
 
 #include "breaker/breaker.h"
+#include "proxy/log.h"
+#include "proxy/netrc.h"
 #include "proxy/pathglob.h"
 #include "sumdb/note.h"
 
@@ -193,11 +196,13 @@ static void format_duration(long long ms, char *buf, size_t len)
 
 /* ---- GOPROXY -------------------------------------------------------------- */
 
-/* Writes u with any password replaced by "xxxxx", as Go's URL.Redacted does,
- * so that error messages and logs never carry a credential. */
+/* Writes u with its whole userinfo replaced by "xxxxx", so that error
+ * messages, logs, metrics and the admin endpoint never carry a credential.
+ * Go's URL.Redacted keeps the user name; we do not, because a token is often
+ * passed as the user name (https://TOKEN@host). */
 static void redact_url(const char *u, char *out, size_t outlen)
 {
-	const char *auth = strstr(u, "://"), *end, *at, *colon;
+	const char *auth = strstr(u, "://"), *end, *at;
 
 	if (!auth) {
 		snprintf(out, outlen, "%s", u);
@@ -209,12 +214,11 @@ static void redact_url(const char *u, char *out, size_t outlen)
 	for (const char *p = auth; p < end; p++)
 		if (*p == '@')
 			at = p;
-	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-	if (!colon) {
+	if (!at) {
 		snprintf(out, outlen, "%s", u);
 		return;
 	}
-	snprintf(out, outlen, "%.*s:xxxxx%s", (int)(colon - u), u, at);
+	snprintf(out, outlen, "%.*sxxxxx%s", (int)(auth - u), u, at);
 }
 
 /* Characters the fetch layer would have to escape; we ask for them escaped. */
@@ -300,7 +304,8 @@ static int check_hostport(const char *b, const char *e, char *why, size_t whylen
  * stored in config_upstream.url: scheme lowered, "https://" supplied the way
  * the go command supplies it, trailing slashes dropped, file URLs written
  * "file://" + path. Messages follow the go command's where it has them. */
-static int parse_proxy_url(const char *entry, char *out, size_t outlen, char *err, size_t errlen)
+static int parse_proxy_url(const char *entry, int allow_userinfo, char *out, size_t outlen,
+                           char *err, size_t errlen)
 {
 	char u[CONFIG_URL_MAX + 16], shown[CONFIG_URL_MAX + 32], why[160];
 	char scheme[8];
@@ -409,8 +414,19 @@ static int parse_proxy_url(const char *entry, char *out, size_t outlen, char *er
 		for (p = hp; p < auth_end; p++)
 			if (*p == '@')
 				at = p;
+		/* The go command takes user[:password]@ in GOPROXY, and so do we
+		 * from the environment (kept as written). A config file is copied,
+		 * backed up and printed by modgate -t: it holds no secret. */
+		if (at && !allow_userinfo) {
+			errbuf_set(err, errlen,
+			           "invalid proxy URL %s: credentials in a URL are refused in the "
+			           "config file (write token_file=, token_env=, basic_file= or "
+			           "basic_env= after a pool's upstream URL, or use netrc)",
+			           shown);
+			return -1;
+		}
 		if (at)
-			hp = at + 1; /* user[:password]@ is kept as written */
+			hp = at + 1;
 		if (check_hostport(hp, auth_end, why, sizeof(why)) < 0) {
 			errbuf_set(err, errlen, "invalid proxy URL %s: %s", shown, why);
 			return -1;
@@ -435,7 +451,8 @@ bad_scheme:
 	return -1;
 }
 
-int config_parse_goproxy(struct config *c, const char *list, char *err, size_t errlen)
+static int parse_goproxy(struct config *c, const char *list, int allow_userinfo, char *err,
+                         size_t errlen)
 {
 	struct config_upstream ups[CONFIG_MAX_UPSTREAMS];
 	char entry[CONFIG_URL_MAX];
@@ -478,7 +495,8 @@ int config_parse_goproxy(struct config *c, const char *list, char *err, size_t e
 			ups[n++].kind = CONFIG_UP_DIRECT;
 			break;
 		}
-		if (parse_proxy_url(entry, ups[n].url, sizeof(ups[n].url), err, errlen) < 0)
+		if (parse_proxy_url(entry, allow_userinfo, ups[n].url, sizeof(ups[n].url), err,
+		                    errlen) < 0)
 			return -1;
 		ups[n].kind = CONFIG_UP_URL;
 		ups[n].fallthrough_any = any;
@@ -492,6 +510,11 @@ int config_parse_goproxy(struct config *c, const char *list, char *err, size_t e
 	memcpy(c->upstreams, ups, sizeof(ups));
 	c->n_upstreams = n;
 	return 0;
+}
+
+int config_parse_goproxy(struct config *c, const char *list, char *err, size_t errlen)
+{
+	return parse_goproxy(c, list, 1, err, errlen);
 }
 
 /* ---- listen, paths, patterns ----------------------------------------------- */
@@ -732,7 +755,7 @@ int config_parse_gosumdb(struct config *c, const char *value, char *err, size_t 
 		}
 		memcpy(why, rest, m);
 		why[m] = '\0';
-		if (parse_proxy_url(why, url, sizeof(url), err, errlen) < 0)
+		if (parse_proxy_url(why, 0, url, sizeof(url), err, errlen) < 0)
 			return -1;
 		if (strncmp(url, "file://", 7) == 0) {
 			errbuf_set(err, errlen, "checksum database URL must be http or https");
@@ -774,6 +797,403 @@ int config_is_nosumdb(const struct config *c, const char *module_path)
 }
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error"};
+/* ---- credentials ------------------------------------------------------------ */
+
+/* The four ways an upstream line names its credential; the value after '='
+ * is a path (from FILE) or a variable's name (from ENV). */
+static const struct {
+	const char *name;
+	enum config_cred_kind kind;
+	enum config_cred_from from;
+} cred_options[] = {
+    {"token_file", CONFIG_CRED_BEARER, CONFIG_CRED_FILE},
+    {"token_env", CONFIG_CRED_BEARER, CONFIG_CRED_ENV},
+    {"basic_file", CONFIG_CRED_BASIC, CONFIG_CRED_FILE},
+    {"basic_env", CONFIG_CRED_BASIC, CONFIG_CRED_ENV},
+};
+
+#define N_CRED_OPTIONS (sizeof(cred_options) / sizeof(cred_options[0]))
+
+static int option_is(const char *tok, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(tok, name, n) == 0 && tok[n] == '=';
+}
+
+static int is_cred_option(const char *tok)
+{
+	for (size_t i = 0; i < N_CRED_OPTIONS; i++)
+		if (option_is(tok, cred_options[i].name))
+			return 1;
+	return 0;
+}
+
+/* Options that would carry the secret itself. Named so that the refusal
+ * explains itself rather than calling them unknown. */
+static int is_inline_secret(const char *tok)
+{
+	static const char *const names[] = {"token", "basic", "password", "user", "bearer"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (option_is(tok, names[i]))
+			return 1;
+	return 0;
+}
+
+/* The option that names spec's source, as the config file writes it. */
+static const char *cred_option_name(const struct config_cred *spec)
+{
+	for (size_t i = 0; i < N_CRED_OPTIONS; i++)
+		if (cred_options[i].kind == spec->kind && cred_options[i].from == spec->from)
+			return cred_options[i].name;
+	return "netrc";
+}
+
+/* A POSIX environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
+static int env_name_ok(const char *s)
+{
+	if (!*s || is_digit(*s))
+		return 0;
+	for (; *s; s++)
+		if (!is_alnum(*s) && *s != '_')
+			return 0;
+	return 1;
+}
+
+/* "token_file=/etc/modgate/corp.token" and the like into *spec. */
+static int parse_cred_option(const char *tok, struct config_cred *spec, char *err, size_t errlen)
+{
+	size_t i;
+	const char *v = strchr(tok, '=') + 1;
+
+	for (i = 0; i < N_CRED_OPTIONS; i++)
+		if (option_is(tok, cred_options[i].name))
+			break;
+	spec->kind = cred_options[i].kind;
+	spec->from = cred_options[i].from;
+	if (!*v) {
+		errbuf_set(err, errlen, "%s= needs a %s", cred_options[i].name,
+		           spec->from == CONFIG_CRED_FILE ? "path" : "variable name");
+		return -1;
+	}
+	if (spec->from == CONFIG_CRED_ENV && !env_name_ok(v)) {
+		errbuf_set(err, errlen,
+		           "%s=%.64s: not a variable name (letters, digits and '_', not starting "
+		           "with a digit)",
+		           cred_options[i].name, v);
+		return -1;
+	}
+	if (spec->from == CONFIG_CRED_FILE) {
+		if (v[0] != '/') {
+			errbuf_set(err, errlen,
+			           "%s=%.200s: the path must be absolute (modgate may run from any "
+			           "directory)",
+			           cred_options[i].name, v);
+			return -1;
+		}
+		if (check_writable(v, err, errlen) < 0)
+			return -1;
+	}
+	if (copy_str(spec->source, sizeof(spec->source), v) < 0) {
+		errbuf_set(err, errlen, "%s= longer than %d bytes", cred_options[i].name,
+		           CONFIG_CRED_SOURCE_MAX - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks a secret just read (trailing line break and blanks already gone):
+ * printable ASCII on one line; a token has no blank (RFC 6750's token68);
+ * basic auth is "user:password" with a user. Messages never quote it. */
+static int check_secret(enum config_cred_kind kind, const char *s, char *err, size_t errlen)
+{
+	const char *colon;
+
+	if (!*s) {
+		errbuf_set(err, errlen, "empty %s",
+		           kind == CONFIG_CRED_BEARER ? "token" : "secret");
+		return -1;
+	}
+	for (const char *p = s; *p; p++) {
+		if (*p == '\n' || *p == '\r') {
+			errbuf_set(err, errlen, "more than one line (the secret is one line)");
+			return -1;
+		}
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) {
+			errbuf_set(err, errlen, "a control or non-ASCII byte in the secret");
+			return -1;
+		}
+		if (kind == CONFIG_CRED_BEARER && *p == ' ') {
+			errbuf_set(err, errlen, "a blank inside the token");
+			return -1;
+		}
+	}
+	if (kind == CONFIG_CRED_BASIC) {
+		colon = strchr(s, ':');
+		if (!colon) {
+			errbuf_set(err, errlen, "no ':' (write user:password on one line)");
+			return -1;
+		}
+		if (colon == s) {
+			errbuf_set(err, errlen, "empty user name before the ':'");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Drops the line break, and any blanks, at the end of a secret read from a
+ * file or a variable: `echo TOKEN > file` must just work. */
+static void trim_end(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && is_blank(s[n - 1]))
+		s[--n] = '\0';
+}
+
+/* Reads up to max bytes of the file at path into buf (size max + 1) and NUL
+ * terminates it; *n is the count, which is max + 1 when the file is larger.
+ * Warns when group or others may read it. -1 with errno set. */
+static int read_secret_file(const char *path, char *buf, size_t max, size_t *n, const char *what)
+{
+	struct stat st;
+	/* O_NONBLOCK: a FIFO named by mistake must not hang the load. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), saved;
+	FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+
+	if (!f) {
+		saved = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (fstat(fileno(f), &st) < 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if (st.st_mode & (S_IRGRP | S_IROTH))
+		log_warn("%s %s is readable by %s: chmod 600 it (or 640 for a group of its own)",
+		         what, path, st.st_mode & S_IROTH ? "every user" : "its group");
+	*n = fread(buf, 1, max + 1, f);
+	if (ferror(f)) {
+		errno = errno ? errno : EIO;
+		goto fail;
+	}
+	buf[*n < max + 1 ? *n : max] = '\0';
+	fclose(f);
+	return 0;
+fail:
+	saved = errno;
+	fclose(f);
+	errno = saved;
+	return -1;
+}
+
+/* Reads spec's secret from its file or variable into spec->secret. */
+static int read_secret(struct config_cred *spec, char *err, size_t errlen)
+{
+	char buf[CONFIG_SECRET_MAX + 1], why[160];
+	const char *opt = cred_option_name(spec);
+	size_t n = 0;
+
+	if (spec->from == CONFIG_CRED_ENV) {
+		const char *v = getenv(spec->source);
+
+		if (!v || !*v) {
+			errbuf_set(err, errlen, "%s=%s: the environment variable is %s", opt,
+			           spec->source, v ? "empty" : "not set");
+			return -1;
+		}
+		n = strlen(v);
+		if (n < sizeof(buf))
+			memcpy(buf, v, n + 1);
+	} else if (read_secret_file(spec->source, buf, CONFIG_SECRET_MAX, &n, "secret file") < 0) {
+		errbuf_set(err, errlen, "%s=%s: %s", opt, spec->source,
+		           errno == EINVAL ? "not a regular file" : strerror(errno));
+		return -1;
+	}
+	if (n >= CONFIG_SECRET_MAX) {
+		errbuf_set(err, errlen, "%s=%s: the secret is longer than %d bytes", opt,
+		           spec->source, CONFIG_SECRET_MAX - 1);
+		goto fail;
+	}
+	if (strlen(buf) != n) {
+		errbuf_set(err, errlen, "%s=%s: a NUL byte in the secret", opt, spec->source);
+		goto fail;
+	}
+	trim_end(buf);
+	if (check_secret(spec->kind, buf, why, sizeof(why)) < 0) {
+		errbuf_set(err, errlen, "%s=%s: %s", opt, spec->source, why);
+		goto fail;
+	}
+	memcpy(spec->secret, buf, strlen(buf) + 1);
+	memset(buf, 0, sizeof(buf));
+	return 0;
+fail:
+	memset(buf, 0, sizeof(buf));
+	return -1;
+}
+
+/* The 1-based index of the credential with spec's kind, origin and source
+ * in c->creds, or 0. One source read once gives one secret, so these three
+ * name a credential. */
+static int find_cred(const struct config *c, const struct config_cred *spec)
+{
+	for (int i = 0; i < c->n_creds; i++) {
+		const struct config_cred *k = &c->creds[i];
+
+		if (k->kind == spec->kind && k->from == spec->from &&
+		    strcmp(k->source, spec->source) == 0)
+			return i + 1;
+	}
+	return 0;
+}
+
+/* Adds spec (secret read) to c->creds: its 1-based index, or -1 when the
+ * table is full. */
+static int add_cred(struct config *c, const struct config_cred *spec, char *err, size_t errlen)
+{
+	int idx = find_cred(c, spec);
+
+	if (idx)
+		return idx;
+	if (c->n_creds == CONFIG_MAX_CREDS) {
+		errbuf_set(err, errlen, "more than %d distinct credentials", CONFIG_MAX_CREDS);
+		return -1;
+	}
+	c->creds[c->n_creds++] = *spec;
+	return c->n_creds;
+}
+
+/* Forgets the credentials that came from netrc, keeping the others and the
+ * upstreams' references to them. */
+static void drop_netrc_creds(struct config *c)
+{
+	int map[CONFIG_MAX_CREDS + 1] = {0}, n = 0;
+
+	for (int i = 0; i < c->n_creds; i++) {
+		if (c->creds[i].from == CONFIG_CRED_NETRC)
+			continue;
+		if (n != i)
+			c->creds[n] = c->creds[i];
+		map[i + 1] = ++n;
+	}
+	memset(&c->creds[n], 0, sizeof(c->creds[0]) * (size_t)(CONFIG_MAX_CREDS - n));
+	c->n_creds = n;
+	for (int i = 0; i < c->n_upstreams; i++)
+		c->upstreams[i].cred = map[c->upstreams[i].cred];
+	for (int i = 0; i < c->n_pools; i++)
+		for (int j = 0; j < c->pools[i].n_upstreams; j++)
+			c->pools[i].upstreams[j].cred = map[c->pools[i].upstreams[j].cred];
+}
+
+/* The host[:port] of an http(s) URL, as a netrc machine is written; 0 when
+ * the URL is a file:// one or carries credentials of its own. */
+static int url_machine(const char *url, char *out, size_t outlen)
+{
+	const char *h = strstr(url, "://");
+	size_t n;
+
+	if (!h || strncmp(url, "file:", 5) == 0)
+		return 0;
+	h += 3;
+	n = strcspn(h, "/");
+	if (memchr(h, '@', n) || n >= outlen)
+		return 0;
+	memcpy(out, h, n);
+	out[n] = '\0';
+	return 1;
+}
+
+/* Gives every upstream without a credential of its own the netrc entry of
+ * its host, if c->netrc has one. 0, or -1 with err. */
+static int apply_netrc(struct config *c, char *err, size_t errlen)
+{
+	char *text = NULL, login[CONFIG_SECRET_MAX], password[CONFIG_SECRET_MAX], why[160];
+	size_t n = 0;
+	int rc = -1;
+	int *refs[CONFIG_MAX_UPSTREAMS + CONFIG_MAX_POOLS * CONFIG_MAX_POOL_UPSTREAMS];
+	const char *urls[CONFIG_MAX_UPSTREAMS + CONFIG_MAX_POOLS * CONFIG_MAX_POOL_UPSTREAMS];
+	int n_refs = 0;
+
+	drop_netrc_creds(c);
+	if (!c->netrc[0])
+		return 0;
+	for (int i = 0; i < c->n_upstreams; i++) {
+		if (c->upstreams[i].kind != CONFIG_UP_URL || c->upstreams[i].cred)
+			continue;
+		refs[n_refs] = &c->upstreams[i].cred;
+		urls[n_refs++] = c->upstreams[i].url;
+	}
+	for (int i = 0; i < c->n_pools; i++) {
+		for (int j = 0; j < c->pools[i].n_upstreams; j++) {
+			if (c->pools[i].upstreams[j].cred)
+				continue;
+			refs[n_refs] = &c->pools[i].upstreams[j].cred;
+			urls[n_refs++] = c->pools[i].upstreams[j].url;
+		}
+	}
+	text = malloc(CONFIG_FILE_MAX + 1);
+	if (!text) {
+		errbuf_set(err, errlen, "netrc %s: out of memory", c->netrc);
+		return -1;
+	}
+	if (read_secret_file(c->netrc, text, CONFIG_FILE_MAX, &n, "netrc file") < 0) {
+		if (errno == ENOENT && c->netrc_optional) {
+			rc = 0;
+			goto out;
+		}
+		errbuf_set(err, errlen, "netrc %s: %s", c->netrc,
+		           errno == EINVAL ? "not a regular file" : strerror(errno));
+		goto out;
+	}
+	if (n > CONFIG_FILE_MAX) {
+		errbuf_set(err, errlen, "netrc %s: larger than %d bytes", c->netrc,
+		           CONFIG_FILE_MAX);
+		goto out;
+	}
+	for (int i = 0; i < n_refs; i++) {
+		struct config_cred spec = {.kind = CONFIG_CRED_BASIC, .from = CONFIG_CRED_NETRC};
+		int found, idx;
+
+		if (!url_machine(urls[i], spec.source, sizeof(spec.source)))
+			continue;
+		found = netrc_lookup(text, n, spec.source, login, sizeof(login), password,
+		                     sizeof(password), why, sizeof(why));
+		if (found < 0) {
+			errbuf_set(err, errlen, "netrc %s: %s", c->netrc, why);
+			goto out;
+		}
+		if (found == 0)
+			continue;
+		if ((size_t)snprintf(spec.secret, sizeof(spec.secret), "%s:%s", login, password) >=
+		        sizeof(spec.secret) ||
+		    check_secret(CONFIG_CRED_BASIC, spec.secret, why, sizeof(why)) < 0) {
+			errbuf_set(err, errlen, "netrc %s: the entry for %s: %s", c->netrc,
+			           spec.source, "login:password is too long or not printable");
+			memset(&spec, 0, sizeof(spec));
+			goto out;
+		}
+		idx = add_cred(c, &spec, err, errlen);
+		memset(&spec, 0, sizeof(spec));
+		if (idx < 0)
+			goto out;
+		*refs[i] = idx;
+	}
+	rc = 0;
+out:
+	memset(login, 0, sizeof(login));
+	memset(password, 0, sizeof(password));
+	if (text)
+		memset(text, 0, n < CONFIG_FILE_MAX ? n : CONFIG_FILE_MAX);
+	free(text);
+	return rc;
+}
 
 /* ---- the key table ----------------------------------------------------------- */
 
@@ -791,6 +1211,7 @@ enum key_kind {
 	KEY_LOGLEVEL, /* int at off: debug, info, warn, error */
 	KEY_LOGFMT,   /* int at off: text 0, json 1 */
 	KEY_LOGOUT,   /* char[] at off: stderr, syslog or an absolute path */
+	KEY_NETRC,    /* netrc + netrc_optional: a path, or "off" */
 };
 
 struct config_key {
@@ -815,6 +1236,7 @@ static const struct config_key keys[] = {
      CONFIG_MAX_CONNECTIONS_MAX},
     {"upstream", "proxy", KEY_GOPROXY, 0, 0, 0, 0},
     {"upstream", "noproxy", KEY_PATTERNS, FIELD(noproxy), 0, 0},
+    {"upstream", "netrc", KEY_NETRC, 0, 0, 0, 0},
     {"cache", "list_ttl", KEY_TTL, FIELD(list_ttl_s), 0, CONFIG_TTL_MAX_S},
     {"cache", "negative_ttl", KEY_TTL, FIELD(negative_ttl_s), 0, CONFIG_TTL_MAX_S},
     {"timeouts", "connect", KEY_TIMEOUT, FIELD(connect_timeout_ms), CONFIG_TIMEOUT_MIN_MS,
@@ -986,7 +1408,7 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 			    CONFIG_DEFAULT_GOPROXY);
 			return -1;
 		}
-		return config_parse_goproxy(c, v, err, errlen);
+		return parse_goproxy(c, v, 0, err, errlen);
 	case KEY_PATTERNS:
 		return set_patterns((char *)c + k->off, k->size, v, err, errlen);
 	case KEY_PERCENT:
@@ -1024,6 +1446,18 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 			return -1;
 		}
 		return 0;
+	case KEY_NETRC:
+		/* Named in the file: it must exist, unlike the default one. */
+		c->netrc_optional = 0;
+		if (strcmp(v, "off") == 0) {
+			c->netrc[0] = '\0';
+			return 0;
+		}
+		if (v[0] != '/') {
+			errbuf_set(err, errlen, "\"%s\": write an absolute path, or off", v);
+			return -1;
+		}
+		return set_path(c->netrc, sizeof(c->netrc), v, err, errlen);
 	}
 	errbuf_set(err, errlen, "internal error: unknown key kind");
 	return -1;
@@ -1068,10 +1502,11 @@ static void put_value(const struct config *c, const struct config_key *k, FILE *
 		for (int i = 0; i < c->n_upstreams; i++) {
 			const struct config_upstream *u = &c->upstreams[i];
 
-			fputs(u->kind == CONFIG_UP_DIRECT ? "direct"
-			      : u->kind == CONFIG_UP_OFF  ? "off"
-			                                  : u->url,
-			      out);
+			char shown[CONFIG_URL_MAX + 8];
+
+			/* Credentials from $GOPROXY are not printed: the file
+			 * refuses them anyway. */
+			fputs(config_upstream_redacted(u, shown, sizeof(shown)), out);
 			/* A '|' after the last entry changes nothing, but keeping
 			 * it makes the dump load back to the very same struct. */
 			if (i + 1 < c->n_upstreams || u->fallthrough_any)
@@ -1096,6 +1531,9 @@ static void put_value(const struct config *c, const struct config_key *k, FILE *
 		else
 			fprintf(out, "%s%s%s", c->sumdb_key, c->sumdb_url[0] ? " " : "",
 			        c->sumdb_url);
+		break;
+	case KEY_NETRC:
+		fputs(c->netrc[0] ? c->netrc : "off", out);
 		break;
 	}
 }
@@ -1136,17 +1574,22 @@ static void pool_defaults(struct config_pool *p)
 	p->hedge_ms = CONFIG_DEFAULT_HEDGE_MS;
 }
 
-/* Parses "URL [weight=N] [backup]" into *u. The URL is checked exactly like
- * a GOPROXY entry, but it must be one URL: direct and off are what on_open
- * and routes say, and ',' or '|' would be a list. */
-static int parse_pool_upstream(const char *v, struct config_pool_upstream *u, char *err,
-                               size_t errlen)
+/* Parses "URL [weight=N] [backup] [token_file=PATH | token_env=NAME |
+ * basic_file=PATH | basic_env=NAME]" into *u, and the credential option, if
+ * any, into *spec (kind, from and source; the secret is read by the caller)
+ * with *has_cred set. The URL is checked exactly like a GOPROXY entry, but
+ * it must be one URL: direct and off are what on_open and routes say, and
+ * ',' or '|' would be a list. */
+static int parse_pool_upstream(const char *v, struct config_pool_upstream *u,
+                               struct config_cred *spec, int *has_cred, char *err, size_t errlen)
 {
 	char tok[CONFIG_URL_MAX];
 	const char *p = v;
 	int n = 0, have_weight = 0;
 
 	memset(u, 0, sizeof(*u));
+	memset(spec, 0, sizeof(*spec));
+	*has_cred = 0;
 	u->weight = CONFIG_DEFAULT_WEIGHT;
 	while (*p) {
 		const char *b, *e;
@@ -1183,8 +1626,27 @@ static int parse_pool_upstream(const char *v, struct config_pool_upstream *u, ch
 				    "'|' separate the entries of a GOPROXY list, not of a pool)");
 				return -1;
 			}
-			if (parse_proxy_url(tok, u->url, sizeof(u->url), err, errlen) < 0)
+			if (parse_proxy_url(tok, 0, u->url, sizeof(u->url), err, errlen) < 0)
 				return -1;
+		} else if (is_cred_option(tok)) {
+			if (*has_cred) {
+				errbuf_set(err, errlen,
+				           "one credential per upstream: %s= and %.*s both given",
+				           cred_option_name(spec), (int)strcspn(tok, "="), tok);
+				return -1;
+			}
+			if (parse_cred_option(tok, spec, err, errlen) < 0)
+				return -1;
+			*has_cred = 1;
+		} else if (is_inline_secret(tok)) {
+			errbuf_set(
+			    err, errlen,
+			    "%.*s= would put the credential itself in the config file, which "
+			    "modgate refuses: write token_file=PATH or token_env=NAME "
+			    "(basic_file=, "
+			    "basic_env= for user:password)",
+			    (int)strcspn(tok, "="), tok);
+			return -1;
 		} else if (strncmp(tok, "weight=", 7) == 0) {
 			if (have_weight++) {
 				errbuf_set(err, errlen, "weight given twice");
@@ -1205,13 +1667,18 @@ static int parse_pool_upstream(const char *v, struct config_pool_upstream *u, ch
 			}
 		} else {
 			errbuf_set(
-			    err, errlen, "unknown option \"%s\" after the URL (write weight=N%s)",
-			    tok, strncmp(tok, "weight", 6) == 0 ? " without blanks" : " or backup");
+			    err, errlen,
+			    "unknown option \"%.64s\" after the URL (write weight=N%s)", tok,
+			    strncmp(tok, "weight", 6) == 0
+			        ? " without blanks"
+			        : ", backup, token_file=, token_env=, basic_file= or basic_env=");
 			return -1;
 		}
 	}
 	if (n == 0) {
-		errbuf_set(err, errlen, "empty value (write upstream = URL [weight=N] [backup])");
+		errbuf_set(err, errlen,
+		           "empty value (write upstream = URL [weight=N] [backup] "
+		           "[token_file=PATH])");
 		return -1;
 	}
 	return 0;
@@ -1596,6 +2063,8 @@ static int pool_value(struct loader *ld, const char *name, const char *value)
 	switch (k) {
 	case POOL_UPSTREAM: {
 		struct config_pool_upstream u;
+		struct config_cred spec;
+		int has_cred;
 
 		if (pool->n_upstreams == CONFIG_MAX_POOL_UPSTREAMS) {
 			loader_fail(ld,
@@ -1603,8 +2072,35 @@ static int pool_value(struct loader *ld, const char *name, const char *value)
 			            pool->name, CONFIG_MAX_POOL_UPSTREAMS);
 			return 0;
 		}
-		if (parse_pool_upstream(value, &u, why, sizeof(why)) < 0)
+		if (parse_pool_upstream(value, &u, &spec, &has_cred, why, sizeof(why)) < 0)
 			goto bad;
+		if (has_cred && !(u.cred = find_cred(ld->c, &spec))) {
+			if (read_secret(&spec, why, sizeof(why)) < 0 ||
+			    (u.cred = add_cred(ld->c, &spec, why, sizeof(why))) < 0) {
+				memset(&spec, 0, sizeof(spec));
+				goto bad;
+			}
+		}
+		memset(&spec, 0, sizeof(spec));
+		/* One URL is one upstream at run time, with one credential. */
+		for (int i = 0; i < ld->pool; i++) {
+			for (int j = 0; j < ld->c->pools[i].n_upstreams; j++) {
+				const struct config_pool_upstream *o =
+				    &ld->c->pools[i].upstreams[j];
+				char shown[CONFIG_URL_MAX + 32];
+
+				if (strcmp(o->url, u.url) != 0 || o->cred == u.cred)
+					continue;
+				redact_url(u.url, shown, sizeof(shown));
+				loader_fail(
+				    ld,
+				    "[pool \"%s\"] upstream: %s has other credentials in pool "
+				    "\"%s\" (line %d); one URL is one upstream, with one "
+				    "credential",
+				    pool->name, shown, ld->c->pools[i].name, ld->up_line[i][j]);
+				return 0;
+			}
+		}
 		for (int i = 0; i < pool->n_upstreams; i++) {
 			if (strcmp(pool->upstreams[i].url, u.url) == 0) {
 				char shown[CONFIG_URL_MAX + 32];
@@ -1909,6 +2405,11 @@ static int load_text(struct config *c, const char *text, size_t len, const char 
 	tmp->n_pools = 0;
 	tmp->n_routes = 0;
 	memset(tmp->go_binary, 0, sizeof(tmp->go_binary));
+	/* Pools bring their credentials; the chain's come from netrc below. */
+	memset(tmp->creds, 0, sizeof(tmp->creds));
+	tmp->n_creds = 0;
+	for (int i = 0; i < tmp->n_upstreams; i++)
+		tmp->upstreams[i].cred = 0;
 	ld->c = tmp;
 	ld->p = text;
 	ld->end = text + len;
@@ -1931,6 +2432,12 @@ static int load_text(struct config *c, const char *text, size_t len, const char 
 	}
 	if (!ld->failed)
 		loader_finish(ld);
+	if (!ld->failed && apply_netrc(tmp, ld->msg, sizeof(ld->msg)) < 0) {
+		const struct config_key *k = find_key("upstream", "netrc");
+
+		ld->failed = 1;
+		ld->err_line = ld->seen[k - keys];
+	}
 	if (ld->failed) {
 		if (ld->err_line > 0)
 			errbuf_set(err, errlen, "%s:%d: %s", name, ld->err_line, ld->msg);
@@ -1941,6 +2448,8 @@ static int load_text(struct config *c, const char *text, size_t len, const char 
 	*c = *tmp;
 	ret = 0;
 out:
+	if (tmp)
+		memset(tmp->creds, 0, sizeof(tmp->creds)); /* no secret left in freed memory */
 	free(ld);
 	free(tmp);
 	return ret;
@@ -2037,7 +2546,7 @@ static int env_patterns(char *dst, size_t len, const char *name, char *err, size
 int config_apply_env(struct config *c, char *err, size_t errlen)
 {
 	struct config tmp = *c;
-	const char *v;
+	const char *v, *var;
 	char why[768];
 
 	/* The go command's own rule is that a variable set to "" is unset. */
@@ -2068,6 +2577,27 @@ int config_apply_env(struct config *c, char *err, size_t errlen)
 		}
 	}
 
+	/* The go command's netrc: $NETRC, else ~/.netrc; either may be
+	 * missing. */
+	var = "NETRC";
+	v = getenv(var);
+	if (!v || !*v) {
+		var = "HOME";
+		v = getenv(var);
+	}
+	if (v && *v) {
+		int rc = strcmp(var, "NETRC") == 0
+		             ? set_path(tmp.netrc, sizeof(tmp.netrc), v, why, sizeof(why))
+		             : set_joined_path(tmp.netrc, sizeof(tmp.netrc), v, ".netrc", why,
+		                               sizeof(why));
+
+		if (rc < 0) {
+			errbuf_set(err, errlen, "%s: %s", var, why);
+			return -1;
+		}
+		tmp.netrc_optional = 1;
+	}
+
 	if ((v = getenv("GOSUMDB")) && *v) {
 		if (config_parse_gosumdb(&tmp, v, why, sizeof(why)) < 0) {
 			errbuf_set(err, errlen, "GOSUMDB: %s", why);
@@ -2076,7 +2606,8 @@ int config_apply_env(struct config *c, char *err, size_t errlen)
 	}
 
 	if (env_patterns(tmp.noproxy, sizeof(tmp.noproxy), "GONOPROXY", err, errlen) < 0 ||
-	    env_patterns(tmp.nosumdb, sizeof(tmp.nosumdb), "GONOSUMDB", err, errlen) < 0)
+	    env_patterns(tmp.nosumdb, sizeof(tmp.nosumdb), "GONOSUMDB", err, errlen) < 0 ||
+	    apply_netrc(&tmp, err, errlen) < 0)
 		return -1;
 	*c = tmp;
 	return 0;
@@ -2092,6 +2623,21 @@ const char *config_upstream_redacted(const struct config_upstream *u, char *buf,
 		snprintf(buf, len, "off");
 	else
 		redact_url(u->url, buf, len);
+	return buf;
+}
+
+const char *config_cred_describe(const struct config_cred *k, char *buf, size_t len)
+{
+	if (len == 0)
+		return buf;
+	if (!k)
+		snprintf(buf, len, "none");
+	else if (k->from == CONFIG_CRED_NETRC)
+		snprintf(buf, len, "basic from netrc (machine %s)", k->source);
+	else
+		snprintf(buf, len, "%s from %s=%s",
+		         k->kind == CONFIG_CRED_BEARER ? "bearer" : "basic", cred_option_name(k),
+		         k->source);
 	return buf;
 }
 
@@ -2133,6 +2679,13 @@ void config_dump(const struct config *c, FILE *out)
 			if (c->n_pools > 0 && strcmp(section, "upstream") == 0)
 				fputs("; not used while there are pools: [route] decides\n", out);
 		}
+		if (keys[i].kind == KEY_NETRC && c->netrc_optional) {
+			/* Found the go command's way: written as a comment, since
+			 * the key would make the file required. */
+			fprintf(out, "; netrc = %s  ($NETRC or ~/.netrc; used if it exists)\n",
+			        c->netrc);
+			continue;
+		}
 		fprintf(out, "%s = ", keys[i].name);
 		put_value(c, &keys[i], out);
 		fputc('\n', out);
@@ -2142,9 +2695,17 @@ void config_dump(const struct config *c, FILE *out)
 		char buf[32];
 
 		fprintf(out, "\n[pool \"%s\"]\n", p->name);
-		for (int j = 0; j < p->n_upstreams; j++)
-			fprintf(out, "upstream = %s weight=%d%s\n", p->upstreams[j].url,
-			        p->upstreams[j].weight, p->upstreams[j].backup ? " backup" : "");
+		for (int j = 0; j < p->n_upstreams; j++) {
+			const struct config_pool_upstream *u = &p->upstreams[j];
+			const struct config_cred *k = u->cred ? &c->creds[u->cred - 1] : NULL;
+
+			fprintf(out, "upstream = %s weight=%d%s", u->url, u->weight,
+			        u->backup ? " backup" : "");
+			/* The source, never the secret; netrc's are found again. */
+			if (k && k->from != CONFIG_CRED_NETRC)
+				fprintf(out, " %s=%s", cred_option_name(k), k->source);
+			fputc('\n', out);
+		}
 		fprintf(out, "on_open = %s\n",
 		        p->on_open == CONFIG_ON_OPEN_DIRECT ? "direct" : "503");
 		fprintf(out, "retry_budget = %d%%\n", p->retry_budget_pct);

@@ -34,7 +34,10 @@ void config_init_defaults(struct config *c);
  *   GONOPROXY, else GOPRIVATE      -> noproxy   (both empty: unchanged)
  *   GOSUMDB                        -> sumdb_name, sumdb_key, sumdb_url
  *   GONOSUMDB, else GOPRIVATE      -> nosumdb
- * with the go command's syntax and meaning. 0, or -1 with err naming the
+ *   NETRC, else HOME + "/.netrc"   -> netrc, netrc_optional = 1
+ * with the go command's syntax and meaning; then the upstreams without a
+ * credential take their netrc entry, as config_load_file says. A GOPROXY
+ * URL may carry user[:password]@ here, as for the go command. 0, or -1 with err naming the
  * variable. */
 int config_apply_env(struct config *c, char *err, size_t errlen);
 
@@ -70,7 +73,14 @@ int config_is_nosumdb(const struct config *c, const char *module_path);
  * (its header), several pools without [route] (the second pool's header),
  * breaker settings that breaker_config_check refuses (the key at fault, or
  * the last [breaker] key). on_open = direct and routes to direct look for
- * "go" in the absolute directories of $PATH at the line that asks. */
+ * "go" in the absolute directories of $PATH at the line that asks.
+ *
+ * Credentials: a pool upstream's token_file=, token_env=, basic_file= or
+ * basic_env= is read while its line is (an error names that line; a secret
+ * file group or others may read is logged as a warning); URLs with
+ * user[:password]@ and inline secrets (token=...) are refused. Once the file
+ * is read, every upstream without a credential takes the netrc entry of its
+ * host[:port] (see netrc.h) from c->netrc, if any. */
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen);
 
 /* As config_load_file, from the NUL-terminated text; name stands for the
@@ -106,15 +116,25 @@ int config_route_for(const struct config *c, const char *module_path, int *pool_
 
 /* Writes the upstream as text for logs and messages into buf (len bytes,
  * cut short if need be) and returns buf: "direct", "off", or the URL with
- * any password replaced by "xxxxx", as Go's URL.Redacted does. Pure; callable
- * from anywhere. */
+ * any user[:password] replaced by "xxxxx" (more than Go's URL.Redacted,
+ * which keeps the user name: a token is often passed as one). Pure;
+ * callable from anywhere. */
 const char *config_upstream_redacted(const struct config_upstream *u, char *buf, size_t len);
+
+/* Writes how a credential is found, for logs and the admin endpoint, into
+ * buf (len bytes, cut short if need be) and returns buf: "none" for NULL,
+ * "bearer from token_file=/etc/modgate/corp.token", "basic from netrc
+ * (machine host:port)". Never the secret. Pure; callable from anywhere. */
+const char *config_cred_describe(const struct config_cred *k, char *buf, size_t len);
 
 /* Writes the effective configuration to out as an INI file that loads back
  * to the same struct config (modgate -t): every key of every section, then
  * the pools and routes (routes in match order, the implied one included).
- * URLs are written in full, credentials included, like nginx -T. go_binary
- * is a comment: it is found again on $PATH when the dump is loaded. */
+ * URLs are written redacted (only $GOPROXY can give one credentials, and the
+ * file refuses them); a pool upstream's credential as its option
+ * (token_file=PATH ...), never the secret, which is read again on load.
+ * go_binary, and a netrc path found through $NETRC or $HOME, are comments:
+ * they are found again when the dump is loaded. */
 void config_dump(const struct config *c, FILE *out);
 
 #endif

@@ -295,6 +295,47 @@ void fetch_ctx_free(struct fetch_ctx *ctx)
 	free(ctx);
 }
 
+/* Hands the credential to libcurl's own auth rather than as a custom
+ * header: libcurl sends its auth only while the transfer stays on the first
+ * scheme, host and port (Curl_auth_allowed_to_host, 7.83.0 and later), so
+ * a redirect to signed storage or anywhere else goes out without it, while
+ * a custom "Authorization:" header has been forwarded across hosts by some
+ * versions. CURLOPT_UNRESTRICTED_AUTH stays off, said out loud. Older
+ * libcurls compared host names only: there a credentialed transfer does not
+ * follow redirects at all. */
+static int set_auth(CURL *easy, const struct fetch_opts *opts)
+{
+	char user[1024];
+	const char *colon;
+	size_t n;
+
+	if (opts->auth == FETCH_AUTH_NONE || !opts->secret)
+		return 0;
+	curl_easy_setopt(easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	if (curl_version_info(CURLVERSION_NOW)->version_num < 0x075300)
+		curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	if (opts->auth == FETCH_AUTH_BEARER) {
+		if (curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER) != CURLE_OK ||
+		    curl_easy_setopt(easy, CURLOPT_XOAUTH2_BEARER, opts->secret) != CURLE_OK)
+			return -1;
+		return 0;
+	}
+	colon = strchr(opts->secret, ':');
+	n = colon ? (size_t)(colon - opts->secret) : 0;
+	if (!colon || n >= sizeof(user))
+		return -1;
+	memcpy(user, opts->secret, n);
+	user[n] = '\0';
+	if (curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_USERNAME, user) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_PASSWORD, colon + 1) != CURLE_OK) {
+		memset(user, 0, sizeof(user));
+		return -1;
+	}
+	memset(user, 0, sizeof(user));
+	return 0;
+}
+
 struct fetch *fetch_start(struct fetch_ctx *ctx, const char *url, const struct fetch_opts *opts,
                           const struct fetch_callbacks *cb, void *arg)
 {
@@ -337,6 +378,11 @@ struct fetch *fetch_start(struct fetch_ctx *ctx, const char *url, const struct f
 	curl_easy_setopt(f->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (opts->total_timeout_ms > 0)
 		curl_easy_setopt(f->easy, CURLOPT_TIMEOUT_MS, opts->total_timeout_ms);
+	if (set_auth(f->easy, opts) < 0) {
+		curl_easy_cleanup(f->easy);
+		free(f);
+		return NULL;
+	}
 	if (opts->request_id && opts->request_id[0]) {
 		char h[128];
 

@@ -25,12 +25,23 @@ enum fetch_result {
 	FETCH_ABORTED, /* a callback asked to stop */
 };
 
+/* What a transfer sends in its Authorization header. */
+enum fetch_auth {
+	FETCH_AUTH_NONE,
+	FETCH_AUTH_BEARER, /* secret is the token */
+	FETCH_AUTH_BASIC,  /* secret is "user:password", split at the first ':' */
+};
+
 struct fetch_opts {
 	long connect_timeout_ms;
 	long first_byte_timeout_ms; /* after connecting, until the response starts */
 	long idle_timeout_ms;       /* no byte for this long aborts the transfer */
 	long total_timeout_ms;      /* the whole transfer; 0: no bound */
 	const char *request_id;     /* sent as X-Request-Id (copied); NULL: none */
+	/* The upstream's credential (copied). It goes to the URL's own scheme,
+	 * host and port only: a redirect elsewhere is followed without it. */
+	enum fetch_auth auth;
+	const char *secret;
 };
 
 /* Callbacks run on the loop thread, from inside libcurl's callbacks for

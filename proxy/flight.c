@@ -517,6 +517,17 @@ static struct fetch_opts attempt_opts(const struct flight *f)
 	return o;
 }
 
+/* The credential of the upstream the attempt goes to, if it has one. */
+static void with_upstream_auth(struct fetch_opts *o, const struct upstream *up)
+{
+	o->auth = FETCH_AUTH_NONE;
+	o->secret = NULL;
+	if (!up->cred)
+		return;
+	o->auth = up->cred->kind == CONFIG_CRED_BEARER ? FETCH_AUTH_BEARER : FETCH_AUTH_BASIC;
+	o->secret = up->cred->secret;
+}
+
 /* ---- hedged metadata requests --------------------------------------------- */
 
 /* A hedged answer is metadata, held in memory: past this it is not one. */
@@ -661,6 +672,7 @@ static void on_hedge_timer(evutil_socket_t fd, short what, void *arg)
 	f->hedge.headers_ms = -1;
 	f->hedge.status = 0;
 	snprintf(url, sizeof(url), "%s/%s", f->hedge.member->up->url, esc);
+	with_upstream_auth(&opts, f->hedge.member->up);
 	f->hedge.fetch =
 	    f->hedge.body ? fetch_start(f->env->fetch, url, &opts, &hedge_fetch_cb, f) : NULL;
 	if (!f->hedge.fetch) {
@@ -884,6 +896,7 @@ static void try_next(struct flight *f, int failed)
 			return;
 		}
 		snprintf(url, sizeof(url), "%s/%s", f->member->up->url, esc);
+		with_upstream_auth(&opts, f->member->up);
 		f->attempt_start = flight_now_ms();
 		f->headers_ms = -1;
 		f->fetch = fetch_start(f->env->fetch, url, &opts, &flight_fetch_cb, f);

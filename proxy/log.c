@@ -4,6 +4,18 @@
  * The descriptor is swapped atomically on reopen; a writer racing the swap
  * writes to the old file, which stays open until the next reopen.
  */
+/* syslog.h names its priorities LOG_DEBUG, LOG_INFO...: take what we need
+ * from it before log.h's own names take over. */
+#include <syslog.h>
+
+static const int syslog_prio[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
+static const int syslog_opt = LOG_PID, syslog_facility = LOG_DAEMON;
+
+#undef LOG_DEBUG
+#undef LOG_INFO
+#undef LOG_WARN
+#undef LOG_ERROR
+
 #include "proxy/log.h"
 
 #include <errno.h>
@@ -13,7 +25,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,7 +82,7 @@ int log_configure(const char *output, int json, char *err, size_t errlen)
 		out_kind = OUT_FD;
 		out_path[0] = '\0';
 	} else if (strcmp(output, "syslog") == 0) {
-		openlog("modgate", LOG_PID, LOG_DAEMON);
+		openlog("modgate", syslog_opt, syslog_facility);
 		out_kind = OUT_SYSLOG;
 		out_path[0] = '\0';
 	} else {
@@ -106,11 +117,10 @@ int log_reopen(char *err, size_t errlen)
 
 static void emit(enum log_level level, const char *line, size_t len)
 {
-	static const int prio[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
 	struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
 
 	if (out_kind == OUT_SYSLOG) {
-		syslog(prio[level], "%.*s", (int)len, line);
+		syslog(syslog_prio[level], "%.*s", (int)len, line);
 		return;
 	}
 	/* One writev per line keeps lines whole when threads log at once. */

@@ -62,6 +62,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(base, NULL);
 }
 
+/* The credential an upstream's 1-based cred index names, or NULL. */
+static const struct config_cred *cred_of(const struct config *cfg, int cred)
+{
+	return cred > 0 && cred <= cfg->n_creds ? &cfg->creds[cred - 1] : NULL;
+}
+
 static int serve(const struct config *cfg)
 {
 	struct event_base *base;
@@ -96,12 +102,17 @@ static int serve(const struct config *cfg)
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
 	for (i = 0; cfg->n_pools == 0 && i < cfg->n_upstreams; i++) {
-		char shown[CONFIG_URL_MAX];
+		char shown[CONFIG_URL_MAX], auth[CONFIG_CRED_SOURCE_MAX + 64];
 
 		/* Never a password from a URL in the log. */
-		log_info("upstream %d: %s%s", i + 1,
+		log_info("upstream %d: %s%s%s%s", i + 1,
 		         config_upstream_redacted(&cfg->upstreams[i], shown, sizeof(shown)),
-		         cfg->upstreams[i].fallthrough_any ? " (|: any error moves on)" : "");
+		         cfg->upstreams[i].fallthrough_any ? " (|: any error moves on)" : "",
+		         cfg->upstreams[i].cred ? ", auth " : "",
+		         cfg->upstreams[i].cred
+		             ? config_cred_describe(cred_of(cfg, cfg->upstreams[i].cred), auth,
+		                                    sizeof(auth))
+		             : "");
 	}
 	for (i = 0; i < cfg->n_pools; i++) {
 		const struct config_pool *p = &cfg->pools[i];
@@ -109,12 +120,14 @@ static int serve(const struct config *cfg)
 
 		for (j = 0; j < p->n_upstreams; j++) {
 			struct config_upstream tmp = {.kind = CONFIG_UP_URL};
-			char shown[CONFIG_URL_MAX];
+			char shown[CONFIG_URL_MAX], auth[CONFIG_CRED_SOURCE_MAX + 64];
 
 			snprintf(tmp.url, sizeof(tmp.url), "%s", p->upstreams[j].url);
-			log_info("pool %s: %s weight %d%s", p->name,
+			log_info("pool %s: %s weight %d%s, auth %s", p->name,
 			         config_upstream_redacted(&tmp, shown, sizeof(shown)),
-			         p->upstreams[j].weight, p->upstreams[j].backup ? " (backup)" : "");
+			         p->upstreams[j].weight, p->upstreams[j].backup ? " (backup)" : "",
+			         config_cred_describe(cred_of(cfg, p->upstreams[j].cred), auth,
+			                              sizeof(auth)));
 		}
 	}
 	log_info("modgate %s listening on http://%s:%d cache %s", MODGATE_VERSION, cfg->listen_host,

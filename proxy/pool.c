@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static struct upstream *find_or_add(struct pool_set *s, const char *url, uint64_t seed)
+/* The upstream for url, made on first sight. The config gives one URL one
+ * credential (cred, 1-based into cfg->creds, 0 for none). */
+static struct upstream *find_or_add(struct pool_set *s, const char *url, int cred, uint64_t seed)
 {
 	struct upstream *up;
 	struct config_upstream tmp = {.kind = CONFIG_UP_URL};
@@ -32,6 +34,7 @@ static struct upstream *find_or_add(struct pool_set *s, const char *url, uint64_
 	up = &s->ups[s->n_ups++];
 	memset(up, 0, sizeof(*up));
 	snprintf(up->url, sizeof(up->url), "%s", url);
+	up->cred = cred > 0 && cred <= s->cfg->n_creds ? &s->cfg->creds[cred - 1] : NULL;
 	snprintf(tmp.url, sizeof(tmp.url), "%s", url);
 	config_upstream_redacted(&tmp, up->shown, sizeof(up->shown));
 	if (breaker_init(&up->breaker, &s->cfg->breaker, seed ^ (uint64_t)s->n_ups) < 0)
@@ -66,7 +69,7 @@ int pool_set_init(struct pool_set *s, const struct config *cfg, uint64_t seed, c
 			struct pool_member *m = &p->members[p->n++];
 
 			m->kind = CONFIG_UP_URL;
-			m->up = find_or_add(s, cp->upstreams[j].url, seed);
+			m->up = find_or_add(s, cp->upstreams[j].url, cp->upstreams[j].cred, seed);
 			m->weight = cp->upstreams[j].weight;
 			m->backup = cp->upstreams[j].backup;
 			if (!m->up) {
@@ -93,7 +96,7 @@ int pool_set_init(struct pool_set *s, const struct config *cfg, uint64_t seed, c
 		m->fallthrough_any = cfg->upstreams[j].fallthrough_any;
 		if (m->kind != CONFIG_UP_URL)
 			continue;
-		m->up = find_or_add(s, cfg->upstreams[j].url, seed);
+		m->up = find_or_add(s, cfg->upstreams[j].url, cfg->upstreams[j].cred, seed);
 		if (!m->up) {
 			snprintf(err, errlen, "too many upstreams");
 			return -1;

@@ -38,6 +38,9 @@
 struct upstream {
 	char url[CONFIG_URL_MAX];
 	char shown[CONFIG_URL_MAX]; /* url without credentials, for logs and bodies */
+	/* Sent with every request to this upstream; NULL for none. Borrowed
+	 * from the config. Never printed: admin and logs show cred->source. */
+	const struct config_cred *cred;
 	struct breaker breaker;
 	int drained;       /* an operator took it out of rotation; in-flight work finishes */
 	uint64_t requests; /* attempts started */

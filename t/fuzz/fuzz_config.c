@@ -60,9 +60,19 @@ static int same_config(const struct config *a, const struct config *b)
 		for (int j = 0; j < p->n_upstreams; j++)
 			if (strcmp(p->upstreams[j].url, q->upstreams[j].url) ||
 			    p->upstreams[j].weight != q->upstreams[j].weight ||
-			    p->upstreams[j].backup != q->upstreams[j].backup)
+			    p->upstreams[j].backup != q->upstreams[j].backup ||
+			    p->upstreams[j].cred != q->upstreams[j].cred)
 				return 0;
 	}
+	/* Credentials (token_env=PATH and the like reach real variables):
+	 * the dump names their sources, and loading it reads the same. */
+	if (a->n_creds != b->n_creds || strcmp(a->netrc, b->netrc))
+		return 0;
+	for (int i = 0; i < a->n_creds; i++)
+		if (a->creds[i].kind != b->creds[i].kind || a->creds[i].from != b->creds[i].from ||
+		    strcmp(a->creds[i].source, b->creds[i].source) ||
+		    strcmp(a->creds[i].secret, b->creds[i].secret))
+			return 0;
 	for (int i = 0; i < a->n_routes; i++)
 		if (strcmp(a->routes[i].pattern, b->routes[i].pattern) ||
 		    a->routes[i].target != b->routes[i].target ||

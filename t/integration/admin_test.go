@@ -148,7 +148,9 @@ func TestStatusHidesCredentials(t *testing.T) {
 	u := newUpstream(t)
 	u.SetFault("", upstream.Fault{})
 	withCreds := strings.Replace(u.URL(), "http://", "http://user:s3cr3tpw@", 1)
-	m := startModgate(t, options{extra: fmt.Sprintf("[pool \"p\"]\nupstream = %s\n", withCreds)})
+	// The config file refuses credentials in a URL; $GOPROXY takes them,
+	// as for the go command.
+	m := startModgate(t, options{env: map[string]string{"GOPROXY": withCreds}})
 	get(t, m.URL+"/example.com/fix/a/@v/list")
 	text, _ := ctl(t, m, "status")
 	js, _ := ctl(t, m, "status", "--json")

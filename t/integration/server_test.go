@@ -122,7 +122,8 @@ func TestMaxConnections(t *testing.T) {
 func TestUpstreamPasswordNotLogged(t *testing.T) {
 	u := newUpstream(t)
 	withCreds := strings.Replace(u.URL(), "http://", "http://user:s3cr3tpw@", 1)
-	m := startModgate(t, options{proxy: withCreds})
+	// From $GOPROXY: the config file refuses credentials in a URL.
+	m := startModgate(t, options{env: map[string]string{"GOPROXY": withCreds}})
 	if st, _, _ := get(t, m.URL+"/example.com/fix/a/@v/list"); st != 200 {
 		t.Fatalf("list through an upstream URL with credentials: %d", st)
 	}

@@ -57,7 +57,16 @@ static void assert_same_config(const struct config *a, const struct config *b)
 		assert_int_equal(a->upstreams[i].kind, b->upstreams[i].kind);
 		assert_string_equal(a->upstreams[i].url, b->upstreams[i].url);
 		assert_int_equal(a->upstreams[i].fallthrough_any, b->upstreams[i].fallthrough_any);
+		assert_int_equal(a->upstreams[i].cred, b->upstreams[i].cred);
 	}
+	assert_int_equal(a->n_creds, b->n_creds);
+	for (int i = 0; i < a->n_creds; i++) {
+		assert_int_equal(a->creds[i].kind, b->creds[i].kind);
+		assert_int_equal(a->creds[i].from, b->creds[i].from);
+		assert_string_equal(a->creds[i].source, b->creds[i].source);
+		assert_string_equal(a->creds[i].secret, b->creds[i].secret);
+	}
+	assert_string_equal(a->netrc, b->netrc);
 	assert_string_equal(a->noproxy, b->noproxy);
 	assert_int_equal(a->list_ttl_s, b->list_ttl_s);
 	assert_int_equal(a->negative_ttl_s, b->negative_ttl_s);
@@ -77,6 +86,7 @@ static void assert_same_config(const struct config *a, const struct config *b)
 			assert_string_equal(p->upstreams[j].url, q->upstreams[j].url);
 			assert_int_equal(p->upstreams[j].weight, q->upstreams[j].weight);
 			assert_int_equal(p->upstreams[j].backup, q->upstreams[j].backup);
+			assert_int_equal(p->upstreams[j].cred, q->upstreams[j].cred);
 		}
 		assert_int_equal(p->on_open, q->on_open);
 		assert_int_equal(p->retry_budget_pct, q->retry_budget_pct);
@@ -95,7 +105,8 @@ static void assert_same_config(const struct config *a, const struct config *b)
 static void clear_env(void)
 {
 	static const char *const vars[] = {"MODGATE_CACHE", "XDG_CACHE_HOME", "HOME",
-	                                   "GOPROXY",       "GONOPROXY",      "GOPRIVATE"};
+	                                   "GOPROXY",       "GONOPROXY",      "GOPRIVATE",
+	                                   "NETRC",         "GOSUMDB",        "GONOSUMDB"};
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
@@ -106,6 +117,9 @@ static void clear_env(void)
 static char fake_go_dir[] = "/tmp/modgate-test-go-XXXXXX";
 static char fake_go[64];
 static char *saved_path;
+
+static int cred_setup(void **state);
+static int cred_teardown(void **state);
 
 static int group_setup(void **state)
 {
@@ -124,7 +138,7 @@ static int group_setup(void **state)
 		return -1;
 	saved_path = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
 	setenv("PATH", fake_go_dir, 1);
-	return 0;
+	return cred_setup(state);
 }
 
 static int group_teardown(void **state)
@@ -136,7 +150,7 @@ static int group_teardown(void **state)
 		setenv("PATH", saved_path, 1);
 	free(saved_path);
 	saved_path = NULL;
-	return 0;
+	return cred_teardown(state);
 }
 
 /* Loads text named "t.ini" over defaults; returns the rc, err in err. */
@@ -267,7 +281,7 @@ static const struct goproxy_case goproxy_tests[] = {
     {"https://a.example/%4", NULL, "bad %-escape"},
     {"https://a.example/{x}", NULL, "percent-encode '{'"},
     /* credentials never appear in messages */
-    {"ftp://user:secret@mirror.example", NULL, "ftp://user:xxxxx@mirror.example"},
+    {"ftp://user:secret@mirror.example", NULL, "ftp://xxxxx@mirror.example"},
 };
 
 static void test_goproxy_table(void **state)
@@ -828,7 +842,8 @@ static const struct ini_error_case ini_error_tests[] = {
     {"[server]\n  [bogus]\n", 2, "unknown section [bogus]"},
     {"[server]\nbogus = 1\n", 2,
      "unknown key 'bogus' in [server] (known: listen, cache, workers, max_connections)"},
-    {"[upstream]\nlisten = :80\n", 2, "unknown key 'listen' in [upstream] (known: proxy, noproxy)"},
+    {"[upstream]\nlisten = :80\n", 2,
+     "unknown key 'listen' in [upstream] (known: proxy, noproxy, netrc)"},
     {"[cache]\nttl = 1s\n", 2, "unknown key 'ttl' in [cache] (known: list_ttl, negative_ttl)"},
     {"[timeouts]\ntotal = 1s\n", 2,
      "unknown key 'total' in [timeouts] (known: connect, first_byte, idle, metadata, budget)"},
@@ -1032,9 +1047,10 @@ static void test_upstream_redacted(void **state)
 	                         err, sizeof(err)),
 	    0);
 	assert_string_equal(config_upstream_redacted(&c.upstreams[0], buf, sizeof(buf)),
-	                    "https://user:xxxxx@a.example/p");
+	                    "https://xxxxx@a.example/p");
+	/* Go keeps a user name; a token is often passed as one: gone too. */
 	assert_string_equal(config_upstream_redacted(&c.upstreams[1], buf, sizeof(buf)),
-	                    "http://token@b.example"); /* no password: as Go, kept */
+	                    "http://xxxxx@b.example");
 	assert_string_equal(config_upstream_redacted(&c.upstreams[2], buf, sizeof(buf)),
 	                    "https://c.example:1/x@y"); /* '@' in the path is no userinfo */
 	assert_string_equal(config_upstream_redacted(&c.upstreams[3], buf, sizeof(buf)), "direct");
@@ -1042,7 +1058,7 @@ static void test_upstream_redacted(void **state)
 	assert_string_equal(config_upstream_redacted(&c.upstreams[0], buf, sizeof(buf)), "off");
 	assert_int_equal(config_parse_goproxy(&c, "https://u:p@a.example", err, sizeof(err)), 0);
 	assert_string_equal(config_upstream_redacted(&c.upstreams[0], small, sizeof(small)),
-	                    "https://u:x");
+	                    "https://xxx");
 	assert_ptr_equal(config_upstream_redacted(&c.upstreams[0], small, 0), small);
 }
 
@@ -1100,6 +1116,7 @@ static void test_dump_defaults(void **state)
 	                    "[upstream]\n"
 	                    "proxy = https://proxy.golang.org,direct\n"
 	                    "noproxy = \n"
+	                    "netrc = off\n"
 	                    "\n"
 	                    "[cache]\n"
 	                    "list_ttl = 60s\n"
@@ -1390,7 +1407,6 @@ static const struct pool_upstream_case pool_upstream_tests[] = {
     {"https://a.example\tweight=2\t backup", "https://a.example", 2, 1, NULL},
     {"HTTPS://A.example/", "https://A.example", 1, 0, NULL},
     {"http://[::1]:3000", "http://[::1]:3000", 1, 0, NULL},
-    {"https://u:p@a.example", "https://u:p@a.example", 1, 0, NULL},
     {"https://a.example/x;y", "https://a.example/x;y", 1, 0, NULL},
     /* weights */
     {"https://a.example weight=0", NULL, 0, 0,
@@ -1404,10 +1420,10 @@ static const struct pool_upstream_case pool_upstream_tests[] = {
     {"https://a.example weight = 3", NULL, 0, 0,
      "unknown option \"weight\" after the URL (write weight=N without blanks)"},
     {"https://a.example primary", NULL, 0, 0,
-     "unknown option \"primary\" after the URL (write weight=N or backup)"},
+     "unknown option \"primary\" after the URL (write weight=N, backup, token_file="},
     {"https://a.example Backup", NULL, 0, 0, "unknown option \"Backup\""},
     /* one URL, and a real one */
-    {"", NULL, 0, 0, "empty value (write upstream = URL [weight=N] [backup])"},
+    {"", NULL, 0, 0, "empty value (write upstream = URL [weight=N] [backup] [token_file=PATH])"},
     {"direct", NULL, 0, 0, "direct is not an upstream"},
     {"off", NULL, 0, 0, "off is not an upstream"},
     {"https://a.example,https://b.example", NULL, 0, 0, "one URL per upstream line"},
@@ -1420,7 +1436,32 @@ static const struct pool_upstream_case pool_upstream_tests[] = {
     {"https://a.example/?x=1", NULL, 0, 0, "query or fragment"},
     {"https://a.example:0", NULL, 0, 0, "port 0"},
     {"https://[::1", NULL, 0, 0, "missing ']'"},
-    {"https://u:secret@a.example:99999", NULL, 0, 0, "https://u:xxxxx@a.example:99999"},
+    {"https://u:secret@a.example:99999", NULL, 0, 0, "https://xxxxx@a.example:99999"},
+    /* credentials: never inline in the file */
+    {"https://u:secret@a.example", NULL, 0, 0,
+     "invalid proxy URL https://xxxxx@a.example: credentials in a URL are refused in the "
+     "config file"},
+    {"https://tok3n@a.example", NULL, 0, 0, "https://xxxxx@a.example: credentials in a URL"},
+    {"https://a.example token=s3cret", NULL, 0, 0,
+     "token= would put the credential itself in the config file, which modgate refuses"},
+    {"https://a.example password=s3cret", NULL, 0, 0, "password= would put the credential itself"},
+    {"https://a.example token_file=/x token_env=T", NULL, 0, 0,
+     "one credential per upstream: token_file= and token_env both given"},
+    {"https://a.example basic_env=B token_file=/x", NULL, 0, 0,
+     "one credential per upstream: basic_env= and token_file both given"},
+    {"https://a.example token_file=", NULL, 0, 0, "token_file= needs a path"},
+    {"https://a.example basic_env=", NULL, 0, 0, "basic_env= needs a variable name"},
+    {"https://a.example token_file=relative/tok", NULL, 0, 0,
+     "token_file=relative/tok: the path must be absolute"},
+    {"https://a.example token_env=1BAD", NULL, 0, 0, "token_env=1BAD: not a variable name"},
+    {"https://a.example token_env=BAD-NAME", NULL, 0, 0, "token_env=BAD-NAME: not a variable name"},
+    {"https://a.example basic_env=A.B", NULL, 0, 0, "basic_env=A.B: not a variable name"},
+    {"https://a.example token_file=/nonexistent/modgate-test/token", NULL, 0, 0,
+     "token_file=/nonexistent/modgate-test/token: No such file or directory"},
+    {"https://a.example token_file=/", NULL, 0, 0, "token_file=/: not a regular file"},
+    {"https://a.example token_env=MODGATE_TEST_UNSET_VAR", NULL, 0, 0,
+     "token_env=MODGATE_TEST_UNSET_VAR: the environment variable is not set"},
+    {"https://a.example Token_file=/x", NULL, 0, 0, "unknown option \"Token_file=/x\""},
 };
 
 static void test_pool_upstream_table(void **state)
@@ -1824,9 +1865,9 @@ static const struct ini_error_case pool_error_tests[] = {
     {"[pool \"a\"]\nupstream = https://a.example/\nupstream = a.example weight=2\n", 3,
      "[pool \"a\"] upstream: https://a.example is already in this pool (line 2); give it a "
      "larger weight instead"},
-    {"[pool \"a\"]\nupstream = https://u:secret@a.example\nupstream = "
-     "https://u:secret@a.example\n",
-     3, "https://u:xxxxx@a.example is already in this pool"},
+    {"[pool \"a\"]\nupstream = https://a.example\nupstream = "
+     "https://a.example\n",
+     3, "https://a.example is already in this pool"},
     {"[pool \"a\"]\nupstream = \"https://a.example\"\n", 2,
      "[pool \"a\"] upstream: values are not quoted"},
     {"[pool \"a\"]\non_open = 502\n", 2,
@@ -2006,13 +2047,13 @@ static void test_dump_pools(void **state)
 	/* one pool: the implied route is written out, and loads back the same */
 	assert_int_equal(
 	    load(&c,
-	         "[pool \"only\"]\nupstream = https://u:p@a.example/x/ weight=1000\n"
+	         "[pool \"only\"]\nupstream = https://a.example/x/ weight=1000\n"
 	         "upstream = file:///srv/p backup\nhedge = off\n"
 	         "[breaker]\nfailures = 0\nslow = 1500ms\nopen_max = 24h\njitter = 0%\n",
 	         err, sizeof(err)),
 	    0);
 	text = dump_to_string(&c);
-	assert_non_null(strstr(text, "\nupstream = https://u:p@a.example/x weight=1000\n"));
+	assert_non_null(strstr(text, "\nupstream = https://a.example/x weight=1000\n"));
 	assert_non_null(strstr(text, "\nhedge = off\n"));
 	assert_non_null(strstr(text, "\n[route]\n* = only\n"));
 	assert_non_null(strstr(text, "\nslow = 1500ms\n"));
@@ -2131,7 +2172,7 @@ static void test_example_file(void **state)
 		}
 		used += (size_t)snprintf(out + used, (1 << 20) - used, "%s\n", line);
 	}
-	assert_int_equal(keys, 30); /* every key of every section */
+	assert_int_equal(keys, 31); /* every key of every section */
 	c = d;
 	c.workers = 64; /* so the file has to set them back */
 	c.breaker.window_size = 512;
@@ -2218,6 +2259,345 @@ static void test_gosumdb(void **state)
 	assert_string_equal(c.nosumdb, "a.example");
 }
 
+/* ---- credentials -------------------------------------------------------------- */
+
+static char cred_dir[] = "/tmp/modgate-test-creds-XXXXXX";
+
+/* Writes content to cred_dir/name (mode 0600) and returns the path. */
+static const char *cred_file(const char *name, const char *content)
+{
+	static char path[8][256];
+	static int next;
+	char *p = path[next++ % 8];
+	FILE *f;
+
+	snprintf(p, 256, "%s/%s", cred_dir, name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(p, 0600), 0);
+	return p;
+}
+
+/* Loads one pool with upstream = URL OPTS; rc, err in err. */
+static int load_upstream(struct config *c, const char *opts, char *err, size_t errlen)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), "[pool \"p\"]\nupstream = https://a.example %s\n", opts);
+	return load(c, text, err, errlen);
+}
+
+static const struct config_cred *cred_of(const struct config *c, int cred)
+{
+	assert_true(cred >= 1 && cred <= c->n_creds);
+	return &c->creds[cred - 1];
+}
+
+static int cred_setup(void **state)
+{
+	(void)state;
+	return mkdtemp(cred_dir) ? 0 : -1;
+}
+
+static int cred_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cred_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_cred_sources(void **state)
+{
+	struct config c;
+	char err[1024], opt[600];
+	const struct config_cred *k;
+
+	(void)state;
+	/* a token file, its line break dropped */
+	snprintf(opt, sizeof(opt), "weight=3 token_file=%s backup",
+	         cred_file("tok", "t0k3n-Abc.~+/=\n"));
+	assert_int_equal(load_upstream(&c, opt, err, sizeof(err)), 0);
+	k = cred_of(&c, c.pools[0].upstreams[0].cred);
+	assert_int_equal(k->kind, CONFIG_CRED_BEARER);
+	assert_int_equal(k->from, CONFIG_CRED_FILE);
+	assert_string_equal(k->secret, "t0k3n-Abc.~+/=");
+	assert_int_equal(c.pools[0].upstreams[0].weight, 3);
+	assert_int_equal(c.pools[0].upstreams[0].backup, 1);
+	/* basic from a file: the first ':' splits, the password may hold more */
+	snprintf(opt, sizeof(opt), "basic_file=%s", cred_file("basic", "al ice:pa:ss w\r\n"));
+	assert_int_equal(load_upstream(&c, opt, err, sizeof(err)), 0);
+	k = cred_of(&c, c.pools[0].upstreams[0].cred);
+	assert_int_equal(k->kind, CONFIG_CRED_BASIC);
+	assert_string_equal(k->secret, "al ice:pa:ss w");
+	/* from the environment */
+	setenv("MODGATE_T_TOKEN", "envtok\n", 1);
+	setenv("MODGATE_T_BASIC", "bob:pw", 1);
+	assert_int_equal(load_upstream(&c, "token_env=MODGATE_T_TOKEN", err, sizeof(err)), 0);
+	k = cred_of(&c, c.pools[0].upstreams[0].cred);
+	assert_int_equal(k->from, CONFIG_CRED_ENV);
+	assert_string_equal(k->source, "MODGATE_T_TOKEN");
+	assert_string_equal(k->secret, "envtok");
+	assert_int_equal(load_upstream(&c, "basic_env=MODGATE_T_BASIC", err, sizeof(err)), 0);
+	assert_string_equal(cred_of(&c, c.pools[0].upstreams[0].cred)->secret, "bob:pw");
+	/* none: no credential */
+	assert_int_equal(load_upstream(&c, "", err, sizeof(err)), 0);
+	assert_int_equal(c.pools[0].upstreams[0].cred, 0);
+	assert_int_equal(c.n_creds, 0);
+	unsetenv("MODGATE_T_TOKEN");
+	unsetenv("MODGATE_T_BASIC");
+}
+
+/* Secrets that cannot be used: refused on the line, never quoted. */
+static void test_cred_bad_secrets(void **state)
+{
+	static const struct {
+		const char *file, *content, *opt, *err_has;
+	} cases[] = {
+	    {"empty", "", "token_file", "empty token"},
+	    {"blank", " \n\t\n", "token_file", "empty token"},
+	    {"lines", "SeCrEt1\nSeCrEt2\n", "token_file", "more than one line"},
+	    {"inner", "SeCrEt 1\n", "token_file", "a blank inside the token"},
+	    {"ctl", "SeCrEt\x01x", "token_file", "a control or non-ASCII byte"},
+	    {"utf8", "SeCrEt\xc3\xa9", "token_file", "a control or non-ASCII byte"},
+	    {"nocolon", "SeCrEt\n", "basic_file", "no ':' (write user:password on one line)"},
+	    {"nouser", ":SeCrEt\n", "basic_file", "empty user name before the ':'"},
+	    {"emptyb", "\n", "basic_file", "empty secret"},
+	};
+	struct config c, before;
+	char err[1024], opt[600], big[CONFIG_SECRET_MAX + 8];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *path = cred_file(cases[i].file, cases[i].content);
+
+		snprintf(opt, sizeof(opt), "%s=%s", cases[i].opt, path);
+		assert_int_equal(load_upstream(&c, opt, err, sizeof(err)), -1);
+		if (!strstr(err, cases[i].err_has) || !strstr(err, "t.ini:2:") ||
+		    !strstr(err, path))
+			fail_msg("%s: error \"%s\", want \"%s\"", cases[i].file, err,
+			         cases[i].err_has);
+		if (strstr(err, "SeCrEt"))
+			fail_msg("%s: error \"%s\" shows the secret", cases[i].file, err);
+	}
+	/* one byte too long, and a NUL inside */
+	memset(big, 'a', sizeof(big));
+	big[CONFIG_SECRET_MAX] = '\0';
+	snprintf(opt, sizeof(opt), "token_file=%s", cred_file("big", big));
+	assert_int_equal(load_upstream(&c, opt, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "the secret is longer than 1023 bytes"));
+	big[CONFIG_SECRET_MAX - 1] = '\0';
+	snprintf(opt, sizeof(opt), "token_file=%s", cred_file("fits", big));
+	assert_int_equal(load_upstream(&c, opt, err, sizeof(err)), 0);
+	{
+		FILE *f = fopen(cred_file("nul", ""), "w");
+
+		assert_non_null(f);
+		assert_int_equal(fwrite("ab\0cd", 1, 5, f), 5);
+		assert_int_equal(fclose(f), 0);
+	}
+	snprintf(opt, sizeof(opt), "token_file=%s/nul", cred_dir);
+	assert_int_equal(load_upstream(&c, opt, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "a NUL byte in the secret"));
+	/* a directory, an unreadable path, an empty variable */
+	snprintf(opt, sizeof(opt), "token_file=%s", cred_dir);
+	assert_int_equal(load_upstream(&c, opt, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a regular file"));
+	setenv("MODGATE_T_EMPTY", "", 1);
+	assert_int_equal(load_upstream(&c, "basic_env=MODGATE_T_EMPTY", err, sizeof(err)), -1);
+	assert_non_null(
+	    strstr(err, "basic_env=MODGATE_T_EMPTY: the environment variable is empty"));
+	unsetenv("MODGATE_T_EMPTY");
+	/* a failed load leaves the config as it was */
+	assert_int_equal(load_upstream(&before, "", err, sizeof(err)), 0);
+	c = before;
+	assert_int_equal(config_load_string(&c,
+	                                    "[pool \"p\"]\nupstream = https://a.example "
+	                                    "token_env=MODGATE_T_UNSET\n",
+	                                    "t.ini", err, sizeof(err)),
+	                 -1);
+	assert_memory_equal(&c, &before, sizeof(c));
+}
+
+/* One source is one credential; one URL has one credential. */
+static void test_cred_sharing(void **state)
+{
+	struct config c;
+	char err[1024], text[2048];
+	const char *tok = cred_file("shared", "sh4red\n");
+
+	(void)state;
+	snprintf(text, sizeof(text),
+	         "[pool \"a\"]\nupstream = https://a.example token_file=%s\n"
+	         "upstream = https://b.example token_file=%s\n"
+	         "[pool \"b\"]\nupstream = https://a.example weight=5 token_file=%s\n"
+	         "[route]\nx.example = b\n* = a\n",
+	         tok, tok, tok);
+	assert_int_equal(load(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(c.n_creds, 1);
+	assert_int_equal(c.pools[0].upstreams[0].cred, 1);
+	assert_int_equal(c.pools[0].upstreams[1].cred, 1);
+	assert_int_equal(c.pools[1].upstreams[0].cred, 1);
+	/* the same URL with another credential, or with none */
+	setenv("MODGATE_T_TOKEN", "other", 1);
+	snprintf(text, sizeof(text),
+	         "[pool \"a\"]\nupstream = https://a.example token_file=%s\n"
+	         "[pool \"b\"]\nupstream = https://a.example token_env=MODGATE_T_TOKEN\n"
+	         "[route]\nx.example = b\n* = a\n",
+	         tok);
+	assert_int_equal(load(&c, text, err, sizeof(err)), -1);
+	assert_string_equal(err, "t.ini:4: [pool \"b\"] upstream: https://a.example has other "
+	                         "credentials in pool \"a\" (line 2); one URL is one upstream, "
+	                         "with one credential");
+	snprintf(text, sizeof(text),
+	         "[pool \"a\"]\nupstream = https://a.example token_file=%s\n"
+	         "[pool \"b\"]\nupstream = https://a.example\n[route]\nx.example = b\n* = a\n",
+	         tok);
+	assert_int_equal(load(&c, text, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.ini:4: [pool \"b\"] upstream: https://a.example has other "
+	                            "credentials in pool \"a\" (line 2)"));
+	unsetenv("MODGATE_T_TOKEN");
+}
+
+static void test_cred_netrc(void **state)
+{
+	struct config c;
+	char err[1024], text[2048];
+	const char *netrc = cred_file("netrc", "machine a.example login na password np\n"
+	                                       "machine b.example:8443 login nb password nq\n");
+	const char *tok = cred_file("tok2", "tok\n");
+
+	(void)state;
+	/* pool upstreams without credentials of their own take netrc's */
+	snprintf(text, sizeof(text),
+	         "[upstream]\nnetrc = %s\n"
+	         "[pool \"p\"]\nupstream = https://a.example\nupstream = https://b.example:8443/x\n"
+	         "upstream = https://b.example\nupstream = http://a.example:80\n"
+	         "upstream = https://a.example/y token_file=%s\n",
+	         netrc, tok);
+	assert_int_equal(load(&c, text, err, sizeof(err)), 0);
+	assert_string_equal(cred_of(&c, c.pools[0].upstreams[0].cred)->secret, "na:np");
+	assert_int_equal(cred_of(&c, c.pools[0].upstreams[0].cred)->from, CONFIG_CRED_NETRC);
+	assert_string_equal(cred_of(&c, c.pools[0].upstreams[0].cred)->source, "a.example");
+	assert_string_equal(cred_of(&c, c.pools[0].upstreams[1].cred)->secret, "nb:nq");
+	assert_int_equal(c.pools[0].upstreams[2].cred, 0); /* no port: another machine */
+	assert_int_equal(c.pools[0].upstreams[3].cred, 0); /* port written: another machine */
+	assert_string_equal(cred_of(&c, c.pools[0].upstreams[4].cred)->secret, "tok");
+	assert_int_equal(c.n_creds, 3);
+	roundtrip(&c);
+	/* the GOPROXY chain too */
+	snprintf(text, sizeof(text),
+	         "[upstream]\nproxy = https://a.example|https://c.example,direct\nnetrc = %s\n",
+	         netrc);
+	assert_int_equal(load(&c, text, err, sizeof(err)), 0);
+	assert_string_equal(cred_of(&c, c.upstreams[0].cred)->secret, "na:np");
+	assert_int_equal(c.upstreams[1].cred, 0);
+	assert_int_equal(c.upstreams[2].cred, 0);
+	roundtrip(&c);
+	/* off, and a named file that is missing or bad */
+	assert_int_equal(
+	    load(&c, "[upstream]\nproxy = https://a.example\nnetrc = off\n", err, sizeof(err)), 0);
+	assert_int_equal(c.upstreams[0].cred, 0);
+	snprintf(text, sizeof(text), "[upstream]\nproxy = https://a.example\n\nnetrc = %s/none\n",
+	         cred_dir);
+	assert_int_equal(load(&c, text, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.ini:4: netrc "));
+	assert_non_null(strstr(err, "/none: No such file or directory"));
+	assert_int_equal(load(&c, "[upstream]\nnetrc = relative\n", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.ini:2: [upstream] netrc: \"relative\": write an absolute "
+	                            "path, or off"));
+	snprintf(text, sizeof(text), "[upstream]\nproxy = https://a.example\nnetrc = %s\n",
+	         cred_file("badnetrc", "machine a.example login a:SeCrEt password SeCrEt\n"));
+	assert_int_equal(load(&c, text, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "holds a ':'"));
+	assert_null(strstr(err, "SeCrEt"));
+}
+
+/* The environment: $NETRC, else ~/.netrc, either may be missing; GOPROXY
+ * may carry user:password, as for the go command, shown redacted. */
+static void test_cred_env(void **state)
+{
+	struct config c;
+	char err[1024], home[300], buf[CONFIG_URL_MAX];
+
+	(void)state;
+	cred_file("envnetrc", "machine a.example login ea password ep\n");
+	snprintf(home, sizeof(home), "%s/envnetrc", cred_dir);
+	setenv("NETRC", home, 1);
+	setenv("GOPROXY", "https://a.example,https://u:SeCrEt@b.example", 1);
+	config_init_defaults(&c);
+	assert_int_equal(config_apply_env(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.netrc, home);
+	assert_int_equal(c.netrc_optional, 1);
+	assert_string_equal(cred_of(&c, c.upstreams[0].cred)->secret, "ea:ep");
+	assert_int_equal(c.upstreams[1].cred, 0); /* its own userinfo wins */
+	assert_string_equal(config_upstream_redacted(&c.upstreams[1], buf, sizeof(buf)),
+	                    "https://xxxxx@b.example");
+	{
+		char *text = dump_to_string(&c);
+
+		assert_null(strstr(text, "SeCrEt"));
+		assert_null(strstr(text, "ea:ep"));
+		assert_non_null(strstr(text, "\n; netrc = "));
+		free(text);
+	}
+	/* a file loaded over it keeps the netrc, and applies it to its pools */
+	assert_int_equal(config_load_string(&c, "[pool \"p\"]\nupstream = https://a.example\n",
+	                                    "t.ini", err, sizeof(err)),
+	                 0);
+	assert_string_equal(cred_of(&c, c.pools[0].upstreams[0].cred)->secret, "ea:ep");
+	assert_int_equal(c.n_creds, 1);
+	/* missing: fine, as for the go command; ~/.netrc when NETRC is unset */
+	snprintf(home, sizeof(home), "%s/missing", cred_dir);
+	setenv("NETRC", home, 1);
+	config_init_defaults(&c);
+	assert_int_equal(config_apply_env(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.upstreams[0].cred, 0);
+	unsetenv("NETRC");
+	setenv("HOME", cred_dir, 1);
+	config_init_defaults(&c);
+	assert_int_equal(config_apply_env(&c, err, sizeof(err)), 0);
+	snprintf(home, sizeof(home), "%s/.netrc", cred_dir);
+	assert_string_equal(c.netrc, home);
+	clear_env();
+}
+
+/* The dump names each credential's source and never its secret; it loads
+ * back (reading the secret again) to the same config. */
+static void test_cred_dump(void **state)
+{
+	struct config c;
+	char err[1024], text[1024], want[600];
+	const char *tok = cred_file("dumptok", "DuMpSeCrEt\n");
+	char *out;
+
+	(void)state;
+	setenv("MODGATE_T_BASIC", "u:DuMpPw", 1);
+	snprintf(text, sizeof(text),
+	         "[pool \"p\"]\nupstream = https://a.example token_file=%s\n"
+	         "upstream = https://b.example backup basic_env=MODGATE_T_BASIC\n",
+	         tok);
+	assert_int_equal(load(&c, text, err, sizeof(err)), 0);
+	out = dump_to_string(&c);
+	snprintf(want, sizeof(want), "\nupstream = https://a.example weight=1 token_file=%s\n",
+	         tok);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(
+	    out, "\nupstream = https://b.example weight=1 backup basic_env=MODGATE_T_BASIC\n"));
+	assert_null(strstr(out, "DuMp"));
+	free(out);
+	roundtrip(&c);
+	config_cred_describe(&c.creds[0], text, sizeof(text));
+	assert_non_null(strstr(text, "bearer from token_file=/tmp/modgate-test-creds-"));
+	assert_string_equal(config_cred_describe(&c.creds[1], text, sizeof(text)),
+	                    "basic from basic_env=MODGATE_T_BASIC");
+	assert_string_equal(config_cred_describe(NULL, text, sizeof(text)), "none");
+	unsetenv("MODGATE_T_BASIC");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2254,6 +2634,12 @@ int main(void)
 	    cmocka_unit_test(test_pool_errors),
 	    cmocka_unit_test(test_dump_pools),
 	    cmocka_unit_test(test_example_file),
+	    cmocka_unit_test(test_cred_sources),
+	    cmocka_unit_test(test_cred_bad_secrets),
+	    cmocka_unit_test(test_cred_sharing),
+	    cmocka_unit_test(test_cred_netrc),
+	    cmocka_unit_test(test_cred_env),
+	    cmocka_unit_test(test_cred_dump),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, group_setup, group_teardown);
