@@ -630,7 +630,7 @@ static int sumdb_request(struct server *s, evhtp_request_t *req, const char *pat
 		free(sp);
 		return -1;
 	}
-		if ((size_t)snprintf(rel, rellen, "sumdb/%s/%s", sp->name, sp->rest) >= rellen) {
+	if ((size_t)snprintf(rel, rellen, "sumdb/%s/%s", sp->name, sp->rest) >= rellen) {
 		reply_text(req, 400, NULL, "modgate: request path too long");
 		free(sp);
 		return -1;
