@@ -586,7 +586,10 @@ static void health(struct server *s, evhtp_request_t *req, int ready)
 	}
 	if (!degraded)
 		snprintf(body, sizeof(body), "ready: %s", why);
-	reply_text(req, 200, NULL, body);
+	/* Degraded still serves (the cache, stale metadata, fast 503s): a
+	 * 2xx keeps it in rotation, a status of its own lets a probe that
+	 * wants full health ask for exactly 200. */
+	reply_text(req, degraded ? 203 : 200, NULL, body);
 }
 
 /* A /sumdb/ request: the checksum database named by GOSUMDB is passed

@@ -153,7 +153,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if out, err := ctl(t, m, "open", u.URL()); err != nil {
 		t.Fatalf("force open: %v %s", err, out)
 	}
-	if st, body := rawGet(t, m.URL, "/readyz"); st != 200 || !strings.Contains(body, "degraded: no usable upstream in pool p") {
+	if st, body := rawGet(t, m.URL, "/readyz"); st != 203 || !strings.Contains(body, "degraded: no usable upstream in pool p") {
 		t.Errorf("/readyz with the only upstream open: %d %q", st, body)
 	}
 	if err := os.RemoveAll(filepath.Join(m.CacheDir, ".tmp")); err != nil {
