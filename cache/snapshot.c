@@ -95,6 +95,24 @@ static int open_root(const char *root, char *err, size_t errlen)
 	return fd;
 }
 
+/* A directory stream over a copy of fd, from its first entry: copies share
+ * the read position, and an earlier walk may have left it at the end. */
+static DIR *dir_stream(int fd)
+{
+	int copy = dup(fd);
+	DIR *d;
+
+	if (copy < 0)
+		return NULL;
+	d = fdopendir(copy);
+	if (!d) {
+		close(copy);
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
 static void tick(struct walk *w)
 {
 	if (w->progress && w->st.objects % 512 == 0)
@@ -107,17 +125,14 @@ static int link_tree(int from, int to, int top, int depth, struct walk *w)
 {
 	DIR *d;
 	struct dirent *de;
-	int dup_fd = dup(from), rc = 0;
+	int rc = 0;
 
 	if (depth > MAX_DEPTH) {
 		snprintf(w->err, sizeof(w->err), "folders nested deeper than %d", MAX_DEPTH);
-		close(dup_fd);
 		return -1;
 	}
-	if (dup_fd < 0 || !(d = fdopendir(dup_fd))) {
+	if (!(d = dir_stream(from))) {
 		snprintf(w->err, sizeof(w->err), "cannot read a folder: %s", strerror(errno));
-		if (dup_fd >= 0)
-			close(dup_fd);
 		return -1;
 	}
 	while (rc == 0 && (errno = 0, de = readdir(d))) {
@@ -274,7 +289,7 @@ int cache_snapshot_create(const char *root, const char *name, struct cache_tool_
 	}
 	/* Under the lock no other tool is building: dot-entries here are what
 	 * an interrupted snapshot left. */
-	if ((d = fdopendir(dup(snap_fd)))) {
+	if ((d = dir_stream(snap_fd))) {
 		while ((de = readdir(d)))
 			if (strncmp(de->d_name, ".build-", 7) == 0)
 				remove_tree(snap_fd, de->d_name, 0);
@@ -335,7 +350,7 @@ int cache_snapshot_list(const char *root, struct cache_snapshot_info **out, char
 	size_t n = 0, cap = 0;
 	DIR *d;
 	struct dirent *de;
-	int root_fd, snap_fd, dup_fd;
+	int root_fd, snap_fd;
 
 	*out = NULL;
 	if ((root_fd = open_root(root, err, errlen)) < 0)
@@ -349,12 +364,9 @@ int cache_snapshot_list(const char *root, struct cache_snapshot_info **out, char
 		         strerror(errno));
 		return -1;
 	}
-	dup_fd = dup(snap_fd);
-	if (dup_fd < 0 || !(d = fdopendir(dup_fd))) {
+	if (!(d = dir_stream(snap_fd))) {
 		snprintf(err, errlen, "cannot read %s/%s: %s", root, CACHE_SNAPSHOTS_DIR,
 		         strerror(errno));
-		if (dup_fd >= 0)
-			close(dup_fd);
 		close(snap_fd);
 		return -1;
 	}
@@ -429,7 +441,7 @@ static void merge_state(int from, int to, const char *name, int newer_wins, int 
 		return;
 	sub_from = openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	sub_to = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sub_from >= 0 && sub_to >= 0 && (d = fdopendir(dup(sub_from)))) {
+	if (sub_from >= 0 && sub_to >= 0 && (d = dir_stream(sub_from))) {
 		while ((de = readdir(d)))
 			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
 				merge_state(sub_from, sub_to, de->d_name, newer_wins, depth + 1);
@@ -527,7 +539,7 @@ int cache_snapshot_restore(const char *root, const char *name, int settle_ms, ch
 		goto out_staged;
 	}
 	/* The live state that must not roll back goes with the new tree. */
-	d = fdopendir(dup(root_fd));
+	d = dir_stream(root_fd);
 	if (!d) {
 		snprintf(err, errlen, "cannot read %s: %s", real, strerror(errno));
 		goto out_staged;
@@ -564,7 +576,7 @@ int cache_snapshot_restore(const char *root, const char *name, int settle_ms, ch
 
 		nanosleep(&ts, NULL);
 	}
-	d = fdopendir(dup(root_fd));
+	d = dir_stream(root_fd);
 	if (d) {
 		while ((de = readdir(d)))
 			if (de->d_name[0] == '.' && strcmp(de->d_name, ".") != 0 &&
