@@ -30,6 +30,9 @@
 #define MAX_DEPTH 128
 
 struct walk {
+	int owned; /* run as root: folders made are given to uid:gid */
+	uid_t uid; /* the cache root's owner, the server's user */
+	gid_t gid;
 	struct cache_tool_stats st;
 	cache_progress_fn progress;
 	void *arg;
@@ -63,11 +66,33 @@ int cache_snapshot_name_check(const char *name, char *err, size_t errlen)
 	return 0;
 }
 
+/* Run as root on a service's cache, the tools must not leave folders the
+ * server (another user) cannot write into: what they make belongs to the
+ * owner of the cache root. Files are hard links and keep their owner. */
+static void own_as_root(struct walk *w, int root_fd)
+{
+	struct stat sb;
+
+	w->owned = geteuid() == 0 && fstat(root_fd, &sb) == 0;
+	if (w->owned) {
+		w->uid = sb.st_uid;
+		w->gid = sb.st_gid;
+	}
+}
+
+static void give(const struct walk *w, int dir, const char *name)
+{
+	if (w->owned && fchownat(dir, name, w->uid, w->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		/* Best effort: the server's own check reports a folder it cannot use. */
+	}
+}
+
 /* flock on <root>/.lock: the tools run one at a time. A restore links the
  * same file into the new tree, so the lock stays one inode across it. */
 static int lock_cache(int root_fd, const char *root, char *err, size_t errlen)
 {
-	int fd = openat(root_fd, LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* Read-only: flock needs no more, and the file may be another user's. */
+	int fd = openat(root_fd, LOCK_FILE, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open %s/%s: %s", root, LOCK_FILE, strerror(errno));
@@ -170,6 +195,7 @@ static int link_tree(int from, int to, int top, int depth, struct walk *w)
 				rc = -1;
 				break;
 			}
+			give(w, to, de->d_name);
 			sub_to =
 			    openat(to, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub_to < 0) {
@@ -277,6 +303,7 @@ int cache_snapshot_create(const char *root, const char *name, struct cache_tool_
 		return -1;
 	if ((lock_fd = lock_cache(root_fd, root, err, errlen)) < 0)
 		goto out_root;
+	own_as_root(&w, root_fd);
 	snap_fd = open_snapdir(root_fd, 1);
 	if (snap_fd < 0) {
 		snprintf(err, errlen, "cannot create %s/%s: %s", root, CACHE_SNAPSHOTS_DIR,
@@ -287,6 +314,7 @@ int cache_snapshot_create(const char *root, const char *name, struct cache_tool_
 		snprintf(err, errlen, "snapshot %s exists", name);
 		goto out_snap;
 	}
+	give(&w, root_fd, CACHE_SNAPSHOTS_DIR);
 	/* Under the lock no other tool is building: dot-entries here are what
 	 * an interrupted snapshot left. */
 	if ((d = dir_stream(snap_fd))) {
@@ -302,6 +330,7 @@ int cache_snapshot_create(const char *root, const char *name, struct cache_tool_
 		         build, strerror(errno));
 		goto out_snap;
 	}
+	give(&w, snap_fd, build);
 	if (link_tree(root_fd, build_fd, 1, 0, &w) < 0) {
 		snprintf(err, errlen, "snapshot %s: %s", name, w.err);
 		goto out_build;
@@ -494,6 +523,7 @@ int cache_snapshot_restore(const char *root, const char *name, int settle_ms, ch
 	char real[PATH_MAX], parent[PATH_MAX], staged[PATH_MAX + 64], target[PATH_MAX + 64];
 	char moved[64][NAME_MAX + 1];
 	const char *base;
+	struct stat root_sb;
 	struct tm tm;
 	time_t now;
 	DIR *d;
@@ -509,6 +539,7 @@ int cache_snapshot_restore(const char *root, const char *name, int settle_ms, ch
 		return -1;
 	if ((lock_fd = lock_cache(root_fd, real, err, errlen)) < 0)
 		goto out;
+	own_as_root(&w, root_fd);
 	snprintf(target, sizeof(target), "%s/%s", CACHE_SNAPSHOTS_DIR, name);
 	snap_fd = openat(root_fd, target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (snap_fd < 0) {
@@ -524,7 +555,9 @@ int cache_snapshot_restore(const char *root, const char *name, int settle_ms, ch
 		goto out;
 	}
 	staged_fd = open(staged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (staged_fd < 0 || fchmod(staged_fd, 0755) < 0) {
+	/* mkdtemp made it 0700: the live cache's own mode instead. */
+	if (staged_fd < 0 || fstat(root_fd, &root_sb) < 0 ||
+	    fchmod(staged_fd, root_sb.st_mode & 07777) < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", staged, strerror(errno));
 		goto out_staged;
 	}
@@ -538,6 +571,8 @@ int cache_snapshot_restore(const char *root, const char *name, int settle_ms, ch
 		snprintf(err, errlen, "cannot prepare %s: %s", staged, strerror(errno));
 		goto out_staged;
 	}
+	give(&w, staged_fd, TMP_DIR);
+	give(&w, staged_fd, ".");
 	/* The live state that must not roll back goes with the new tree. */
 	d = dir_stream(root_fd);
 	if (!d) {
