@@ -421,7 +421,7 @@ int cache_snapshot_list(const char *root, struct cache_snapshot_info **out, char
 		}
 		info = &list[n];
 		memset(info, 0, sizeof(*info));
-		snprintf(info->name, sizeof(info->name), "%s", de->d_name);
+		memcpy(info->name, de->d_name, strlen(de->d_name) + 1); /* length checked above */
 		/* A snapshot without its record (copied in by hand): counted now. */
 		if (read_meta(fd, info) < 0) {
 			struct walk w = {0};
