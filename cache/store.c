@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,11 +25,46 @@
 
 #define TMP_DIR ".tmp"
 
+/* Roots replaced under a running server (modgate restore) whose
+ * descriptors stay open for commits already under way. */
+#define OLD_ROOTS 32
+
 struct cache_store {
-	int root_fd;
+	/* Read by worker threads, replaced by cache_store_check_root on the
+	 * loop: every call loads it once and works with that value. */
+	_Atomic int root_fd;
+	dev_t root_dev; /* the directory root_fd names (loop thread only) */
+	ino_t root_ino;
+	_Atomic int old_fds[OLD_ROOTS]; /* -1: free slot */
+	unsigned old_next;              /* loop thread only */
 	char root[PATH_MAX];
 	unsigned long seq; /* loop thread only: temp names */
 };
+
+static int root_of(struct cache_store *s)
+{
+	return atomic_load(&s->root_fd);
+}
+
+/* The root whose .tmp holds the temp file name: the current one, or one a
+ * restore replaced while the file was being written (commits started
+ * before the switch finish into the new tree). */
+static int temp_root(struct cache_store *s, int fd, const char *name)
+{
+	struct stat sb;
+	unsigned i;
+
+	if (fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		return fd;
+	/* Temp names are unique (pid, sequence): any order will do. */
+	for (i = 0; i < OLD_ROOTS; i++) {
+		int old = atomic_load(&s->old_fds[i]);
+
+		if (old >= 0 && fstatat(old, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+			return old;
+	}
+	return fd;
+}
 
 static int mkdir_p(int root_fd, const char *path)
 {
@@ -108,6 +144,8 @@ static void clean_tmp(int root_fd)
 struct cache_store *cache_store_open(const char *root, char *err, size_t errlen)
 {
 	struct cache_store *s;
+	struct stat sb;
+	int fd, i;
 
 	if (strlen(root) >= PATH_MAX) {
 		snprintf(err, errlen, "cache directory path too long");
@@ -124,25 +162,34 @@ struct cache_store *cache_store_open(const char *root, char *err, size_t errlen)
 		return NULL;
 	}
 	snprintf(s->root, sizeof(s->root), "%s", root);
-	s->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->root_fd < 0) {
+	for (i = 0; i < OLD_ROOTS; i++)
+		atomic_init(&s->old_fds[i], -1);
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
 		snprintf(err, errlen, "cannot open cache directory %s: %s", root, strerror(errno));
 		goto err_free;
 	}
-	if (mkdirat(s->root_fd, TMP_DIR, 0700) < 0 && errno != EEXIST) {
+	atomic_init(&s->root_fd, fd);
+	if (fstat(fd, &sb) < 0) {
+		snprintf(err, errlen, "cannot stat cache directory %s: %s", root, strerror(errno));
+		goto err_close;
+	}
+	s->root_dev = sb.st_dev;
+	s->root_ino = sb.st_ino;
+	if (mkdirat(fd, TMP_DIR, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s/%s: %s", root, TMP_DIR, strerror(errno));
 		goto err_close;
 	}
-	if (faccessat(s->root_fd, TMP_DIR, W_OK, 0) < 0) {
+	if (faccessat(fd, TMP_DIR, W_OK, 0) < 0) {
 		snprintf(err, errlen, "cache directory %s is not writable: %s", root,
 		         strerror(errno));
 		goto err_close;
 	}
-	clean_tmp(s->root_fd);
+	clean_tmp(fd);
 	return s;
 
 err_close:
-	close(s->root_fd);
+	close(fd);
 err_free:
 	free(s);
 	return NULL;
@@ -150,22 +197,62 @@ err_free:
 
 void cache_store_free(struct cache_store *s)
 {
+	int i;
+
 	if (!s)
 		return;
-	close(s->root_fd);
+	close(root_of(s));
+	for (i = 0; i < OLD_ROOTS; i++)
+		if (atomic_load(&s->old_fds[i]) >= 0)
+			close(atomic_load(&s->old_fds[i]));
 	free(s);
+}
+
+int cache_store_check_root(struct cache_store *s, char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd, old, slot;
+
+	if (stat(s->root, &sb) < 0) {
+		snprintf(err, errlen, "cache directory %s: %s", s->root, strerror(errno));
+		return -1;
+	}
+	if (sb.st_dev == s->root_dev && sb.st_ino == s->root_ino)
+		return 0;
+	fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open cache directory %s: %s", s->root,
+		         strerror(errno));
+		return -1;
+	}
+	/* What was opened, not what was stat'ed: the path may move again. */
+	if (fstat(fd, &sb) < 0 || (mkdirat(fd, TMP_DIR, 0700) < 0 && errno != EEXIST)) {
+		snprintf(err, errlen, "cannot use the new cache directory %s: %s", s->root,
+		         strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* The slot a restore 32 switches ago used: no commit lasts that long. */
+	slot = (int)(s->old_next++ % OLD_ROOTS);
+	old = atomic_exchange(&s->old_fds[slot], atomic_exchange(&s->root_fd, fd));
+	if (old >= 0)
+		close(old);
+	s->root_dev = sb.st_dev;
+	s->root_ino = sb.st_ino;
+	return 1;
 }
 
 int cache_store_health(struct cache_store *s, int min_free_pct, char *why, size_t whylen)
 {
 	struct statvfs vfs;
 	double free_pct;
+	int root = root_of(s);
 
-	if (faccessat(s->root_fd, TMP_DIR, W_OK, 0) < 0) {
+	if (faccessat(root, TMP_DIR, W_OK, 0) < 0) {
 		snprintf(why, whylen, "cache %s is not writable: %s", s->root, strerror(errno));
 		return -1;
 	}
-	if (fstatvfs(s->root_fd, &vfs) < 0) {
+	if (fstatvfs(root, &vfs) < 0) {
 		snprintf(why, whylen, "cannot stat the file system of %s: %s", s->root,
 		         strerror(errno));
 		return -1;
@@ -188,7 +275,7 @@ const char *cache_store_root(const struct cache_store *s)
 int cache_open(struct cache_store *s, const char *rel, struct cache_stat *st)
 {
 	struct stat sb;
-	int fd = openat(s->root_fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(root_of(s), rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return -1;
@@ -207,7 +294,7 @@ int cache_temp_create(struct cache_store *s, char *name, size_t namelen, char *e
 	int fd;
 
 	snprintf(name, namelen, "%s/%ld-%lu.tmp", TMP_DIR, (long)getpid(), ++s->seq);
-	fd = openat(s->root_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = openat(root_of(s), name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		snprintf(err, errlen, "cannot create temp file in %s/%s: %s", s->root, TMP_DIR,
 		         strerror(errno));
@@ -217,25 +304,25 @@ int cache_temp_create(struct cache_store *s, char *name, size_t namelen, char *e
 int cache_temp_link(struct cache_store *s, const char *path, char *name, size_t namelen, char *err,
                     size_t errlen)
 {
-	int fd;
+	int fd, root = root_of(s);
 
 	snprintf(name, namelen, "%s/%ld-%lu.tmp", TMP_DIR, (long)getpid(), ++s->seq);
-	if (linkat(AT_FDCWD, path, s->root_fd, name, 0) < 0) {
+	if (linkat(AT_FDCWD, path, root, name, 0) < 0) {
 		snprintf(err, errlen, "cannot link %s into %s/%s: %s", path, s->root, TMP_DIR,
 		         strerror(errno));
 		return -1;
 	}
-	fd = openat(s->root_fd, name, O_RDONLY | O_CLOEXEC);
+	fd = openat(root, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open %s/%s: %s", s->root, name, strerror(errno));
-		unlinkat(s->root_fd, name, 0);
+		unlinkat(root, name, 0);
 	}
 	return fd;
 }
 
 void cache_temp_discard(struct cache_store *s, const char *name)
 {
-	unlinkat(s->root_fd, name, 0);
+	unlinkat(temp_root(s, root_of(s), name), name, 0);
 }
 
 static int fsync_parent(int root_fd, const char *rel)
@@ -263,6 +350,7 @@ enum cache_commit_result cache_commit(struct cache_store *s, int fd, const char 
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(rel, '/');
+	int root = root_of(s), from = temp_root(s, root, name);
 
 	if (fsync(fd) < 0) {
 		snprintf(err, errlen, "fsync %s: %s", name, strerror(errno));
@@ -275,27 +363,27 @@ enum cache_commit_result cache_commit(struct cache_store *s, int fd, const char 
 		}
 		memcpy(dir, rel, slash - rel);
 		dir[slash - rel] = '\0';
-		if (mkdir_p(s->root_fd, dir) < 0) {
+		if (mkdir_p(root, dir) < 0) {
 			snprintf(err, errlen, "mkdir %s/%s: %s", s->root, dir, strerror(errno));
 			goto fail;
 		}
 	}
-	if (renameat2(s->root_fd, name, s->root_fd, rel, immutable ? RENAME_NOREPLACE : 0) < 0) {
+	if (renameat2(from, name, root, rel, immutable ? RENAME_NOREPLACE : 0) < 0) {
 		if (errno == EEXIST) {
-			unlinkat(s->root_fd, name, 0);
+			unlinkat(from, name, 0);
 			return CACHE_EXISTS;
 		}
 		snprintf(err, errlen, "rename into %s/%s: %s", s->root, rel, strerror(errno));
 		goto fail;
 	}
 	/* The rename is durable only once the folder holding it is synced. */
-	if (fsync_parent(s->root_fd, rel) < 0) {
+	if (fsync_parent(root, rel) < 0) {
 		snprintf(err, errlen, "fsync folder of %s: %s", rel, strerror(errno));
 		return CACHE_COMMIT_ERROR;
 	}
 	return CACHE_COMMITTED;
 fail:
-	unlinkat(s->root_fd, name, 0);
+	unlinkat(from, name, 0);
 	return CACHE_COMMIT_ERROR;
 }
 
@@ -308,10 +396,10 @@ int cache_put_file(struct cache_store *s, const char *rel, const void *data, siz
 	char name[96];
 	const char *p = data;
 	size_t left = len;
-	int fd;
+	int fd, root = root_of(s);
 
 	snprintf(name, sizeof(name), "%s/%ld-w%lu.tmp", TMP_DIR, (long)getpid(), ++worker_seq);
-	fd = openat(s->root_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = openat(root, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create temp file in %s/%s: %s", s->root, TMP_DIR,
 		         strerror(errno));
@@ -325,7 +413,7 @@ int cache_put_file(struct cache_store *s, const char *rel, const void *data, siz
 		if (n < 0) {
 			snprintf(err, errlen, "writing %s/%s: %s", s->root, name, strerror(errno));
 			close(fd);
-			unlinkat(s->root_fd, name, 0);
+			unlinkat(root, name, 0);
 			return -1;
 		}
 		p += n;
@@ -341,7 +429,7 @@ int cache_put_file(struct cache_store *s, const char *rel, const void *data, siz
 
 ssize_t cache_get_file(struct cache_store *s, const char *rel, void *buf, size_t cap)
 {
-	int fd = openat(s->root_fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(root_of(s), rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	size_t got = 0;
 
 	if (fd < 0)
@@ -372,6 +460,7 @@ int cache_quarantine(struct cache_store *s, const char *name, const char *json, 
 	char body[128], rec[128];
 	struct tm tm;
 	time_t now = time(NULL);
+	int root = root_of(s), from = temp_root(s, root, name);
 
 	gmtime_r(&now, &tm);
 	snprintf(stem, stemlen, "%04d%02d%02dT%02d%02d%02dZ-%ld-%lu", tm.tm_year + 1900,
@@ -379,17 +468,17 @@ int cache_quarantine(struct cache_store *s, const char *name, const char *json, 
 	         ++worker_seq);
 	snprintf(body, sizeof(body), "%s/%s.body", CACHE_QUARANTINE_DIR, stem);
 	snprintf(rec, sizeof(rec), "%s/%s.json", CACHE_QUARANTINE_DIR, stem);
-	if (mkdirat(s->root_fd, CACHE_QUARANTINE_DIR, 0700) < 0 && errno != EEXIST) {
+	if (mkdirat(root, CACHE_QUARANTINE_DIR, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s/%s: %s", s->root, CACHE_QUARANTINE_DIR,
 		         strerror(errno));
-		unlinkat(s->root_fd, name, 0);
+		unlinkat(from, name, 0);
 		return -1;
 	}
 	/* The bytes first: a record always has its body beside it. */
-	if (renameat(s->root_fd, name, s->root_fd, body) < 0) {
+	if (renameat(from, name, root, body) < 0) {
 		snprintf(err, errlen, "cannot move %s into %s/%s: %s", name, s->root, body,
 		         strerror(errno));
-		unlinkat(s->root_fd, name, 0);
+		unlinkat(from, name, 0);
 		return -1;
 	}
 	return cache_put_file(s, rec, json, json_len, err, errlen);

@@ -10,9 +10,12 @@
  * modified in place. Immutable objects are committed with RENAME_NOREPLACE so
  * a committed version is never overwritten.
  *
- * Threading: the store is created and freed on the loop thread; after that
- * its fields never change, so cache_commit may run on worker threads while
- * the loop uses the other functions.
+ * Threading: the store is created and freed on the loop thread; cache_commit
+ * and the other blocking calls may run on worker threads while the loop uses
+ * the rest. The one field that changes is the root descriptor, replaced
+ * atomically by cache_store_check_root when `modgate restore` swaps the
+ * folder the root path names; replaced descriptors stay open until
+ * cache_store_free, so a commit that started on the old tree finishes.
  *
  * Paths ("rel") are relative to the root and must come from modpath (already
  * validated: no "..", no absolute path, no empty element).
@@ -38,6 +41,13 @@ struct cache_stat {
 struct cache_store *cache_store_open(const char *root, char *err, size_t errlen);
 
 void cache_store_free(struct cache_store *s);
+
+/* Notices that the root path now names another folder (`modgate restore`
+ * exchanged it) and opens that one for every later call; temp files made
+ * in the old folder still commit, into the new one. 1 when it switched, 0
+ * when unchanged, -1 with err (the old root stays in use). Loop thread:
+ * one stat when nothing changed, so a 1-second timer can call it. */
+int cache_store_check_root(struct cache_store *s, char *err, size_t errlen);
 
 /* 0 when the cache can take new objects: its temp folder is writable and
  * its file system has at least min_free_pct percent of its space free;
@@ -84,6 +94,7 @@ enum cache_commit_result cache_commit(struct cache_store *s, int fd, const char 
 #define CACHE_SUMS_DIR ".sums"             /* recorded h1: of each committed .mod/.zip */
 #define CACHE_QUARANTINE_DIR ".quarantine" /* refused bytes and their records */
 #define CACHE_SUMDB_DIR ".sumdb"           /* the kept tree head of each database */
+#define CACHE_SNAPSHOTS_DIR ".snapshots"   /* hard-link snapshots (cache/snapshot.h) */
 
 /* Writes len bytes of data as the file rel, which may lie in one of
  * modgate's own folders: temp file, fsync, rename over any old one, fsync

@@ -5,6 +5,7 @@
  * go command's environment (GOPROXY, GONOPROXY, GOPRIVATE), the INI file
  * given with --config, and the --listen / --cache-dir flags.
  */
+#include "proxy/cachetool.h"
 #include "proxy/config.h"
 #include "proxy/ctl.h"
 #include "proxy/fsck.h"
@@ -34,6 +35,11 @@ static void usage(FILE *out)
 	    "                                   recorded hash and the checksum database;\n"
 	    "                                   quarantine what fails; exit 1 on any finding\n"
 	    "       modgate hash FILE...        the h1: hash of a module zip or go.mod file\n"
+	    "       modgate snapshot NAME       hard-link snapshot of the cache (.snapshots/NAME)\n"
+	    "       modgate snapshots           list the snapshots\n"
+	    "       modgate restore NAME        make a snapshot the live cache, atomically\n"
+	    "       modgate purge MODULE[@VERSION]  drop a module or a version from the cache\n"
+	    "                                   (modgate COMMAND --help: more on each)\n"
 	    "\n"
 	    "options:\n"
 	    "  -c, --config FILE      INI configuration (optional; see etc/modgate.ini)\n"
@@ -168,7 +174,7 @@ int main(int argc, char **argv)
 	const char *command = "serve";
 	enum log_level level = LOG_INFO;
 	char err[1024];
-	int opt, check_only = 0, json = 0, level_given = 0;
+	int opt, check_only = 0, json = 0, level_given = 0, help = 0;
 
 	config_init_defaults(&cfg);
 	while ((opt = getopt_long(argc, argv, "c:l:d:thV", opts, NULL)) != -1) {
@@ -199,8 +205,8 @@ int main(int argc, char **argv)
 			json = 1;
 			break;
 		case 'h':
-			usage(stdout);
-			return 0;
+			help = 1;
+			break;
 		case 'V':
 			printf("modgate %s\n", MODGATE_VERSION);
 			return 0;
@@ -211,15 +217,22 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		command = argv[optind++];
+	if (help) {
+		if (cachetool_is_command(command))
+			cachetool_usage(command, stdout);
+		else
+			usage(stdout);
+		return 0;
+	}
 	if (strcmp(command, "hash") == 0)
 		return optind < argc ? fsck_hash(argc - optind, argv + optind) : (usage(stderr), 2);
 	if (strcmp(command, "serve") != 0 && strcmp(command, "upstream") != 0 &&
-	    strcmp(command, "fsck") != 0) {
+	    strcmp(command, "fsck") != 0 && !cachetool_is_command(command)) {
 		fprintf(stderr, "modgate: unknown command %s\n", command);
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(command, "upstream") != 0 && optind < argc) {
+	if (strcmp(command, "upstream") != 0 && !cachetool_is_command(command) && optind < argc) {
 		fprintf(stderr, "modgate: %s takes no arguments (%s)\n", command, argv[optind]);
 		return 2;
 	}
@@ -260,6 +273,8 @@ int main(int argc, char **argv)
 	log_set_level(level_given ? level : (enum log_level)cfg.log_level);
 	if (strcmp(command, "fsck") == 0)
 		return fsck_run(&cfg);
+	if (cachetool_is_command(command))
+		return cachetool_run(&cfg, command, argc - optind, argv + optind);
 	if (check_only) {
 		config_dump(&cfg, stdout);
 		fprintf(stderr, "modgate: configuration %s is valid\n",

@@ -62,7 +62,9 @@ struct server {
 	struct conn_set clients;
 	struct flight_env env;
 	struct pool_set pools;
-	struct admin *admin; /* NULL when [admin] listen = off */
+	struct admin *admin;      /* NULL when [admin] listen = off */
+	struct event *root_check; /* each second: has `modgate restore` swapped the cache? */
+	int root_check_failing;   /* warned once until the check succeeds again */
 	struct metrics metrics;
 	uint64_t id_seed, id_seq; /* request ids made here */
 };
@@ -808,6 +810,25 @@ static void on_request(evhtp_request_t *req, void *arg)
 	evhtp_request_pause(req);
 }
 
+/* `modgate restore` exchanges the cache folder under us; the store's root
+ * descriptor would keep serving the old tree until it looks again. */
+static void on_root_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	char err[512];
+	int rc;
+
+	(void)fd;
+	(void)what;
+	rc = cache_store_check_root(s->env.store, err, sizeof(err));
+	if (rc > 0)
+		log_info("cache %s: the folder was replaced (modgate restore); serving the new one",
+		         s->cfg.cache_dir);
+	if (rc < 0 && !s->root_check_failing)
+		log_warn("cache root check: %s; still serving the folder opened before", err);
+	s->root_check_failing = rc < 0;
+}
+
 /* Child go commands, when a pool's on_open or a route says direct. Their
  * folders live under the cache (.direct) so results are linked, not copied. */
 static int start_direct(struct server *s, char *err, size_t errlen)
@@ -869,6 +890,11 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 	}
 	if (start_direct(s, err, errlen) < 0)
 		goto fail;
+	s->root_check = event_new(base, -1, EV_PERSIST, on_root_check, s);
+	if (!s->root_check || event_add(s->root_check, &(struct timeval){.tv_sec = 1}) < 0) {
+		snprintf(err, errlen, "cannot set up the cache root timer");
+		goto fail;
+	}
 	s->env.verify = verify_new(&s->env, err, errlen);
 	if (!s->env.verify)
 		goto fail;
@@ -906,6 +932,8 @@ void server_free(struct server *s)
 {
 	if (!s)
 		return;
+	if (s->root_check)
+		event_free(s->root_check);
 	admin_free(s->admin);
 	conn_set_close_all(&s->clients);
 	if (s->htp) {

@@ -1,0 +1,207 @@
+/*
+ * cachetool — argument checks, progress and the printed results of the
+ * cache tools.
+ */
+#include "proxy/cachetool.h"
+
+#include "cache/snapshot.h"
+#include "proxy/config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A running server looks at its cache folder each second: a restore waits
+ * this long before it merges what the server wrote meanwhile. */
+#define RESTORE_SETTLE_MS 2000
+
+struct progress {
+	const char *tool;
+	int tty;
+	int shown;
+	int64_t last_ms;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One line, rewritten in place at most ten times a second. */
+static void on_progress(void *arg, const char *phase, const struct cache_tool_stats *st)
+{
+	struct progress *p = arg;
+	int64_t now = now_ms();
+
+	if (!p->tty || now - p->last_ms < 100)
+		return;
+	p->last_ms = now;
+	p->shown = 1;
+	fprintf(stderr, "\r%s: %s %lu objects, %llu bytes\033[K", p->tool, phase, st->objects,
+	        st->bytes);
+	fflush(stderr);
+}
+
+static void progress_done(struct progress *p)
+{
+	if (p->shown)
+		fprintf(stderr, "\r\033[K");
+}
+
+static void on_removed(void *arg, const char *rel)
+{
+	(void)arg;
+	printf("removed %s\n", rel);
+}
+
+int cachetool_is_command(const char *command)
+{
+	return strcmp(command, "snapshot") == 0 || strcmp(command, "snapshots") == 0 ||
+	       strcmp(command, "restore") == 0 || strcmp(command, "purge") == 0;
+}
+
+void cachetool_usage(const char *command, FILE *out)
+{
+	if (strcmp(command, "snapshot") == 0)
+		fprintf(out, "usage: modgate snapshot [-c FILE] [--cache-dir DIR] NAME\n"
+		             "\n"
+		             "Takes an instant snapshot of the cache's GOPROXY tree as\n"
+		             "<cache>/.snapshots/NAME: every object hard-linked, no bytes copied.\n"
+		             "NAME: letters, digits, '.', '_', '-'; not starting with '.'; new.\n"
+		             "Safe while a server runs on the cache.\n");
+	else if (strcmp(command, "snapshots") == 0)
+		fprintf(out,
+		        "usage: modgate snapshots [-c FILE] [--cache-dir DIR]\n"
+		        "\n"
+		        "Lists the snapshots of the cache: name, created (UTC), objects, bytes.\n");
+	else if (strcmp(command, "restore") == 0)
+		fprintf(
+		    out,
+		    "usage: modgate restore [-c FILE] [--cache-dir DIR] NAME\n"
+		    "\n"
+		    "Makes snapshot NAME the live cache in one atomic exchange of folders. The\n"
+		    "new tree is staged beside the cache (<parent>/.<cache>.restore-XXXXXX), so\n"
+		    "the cache's parent folder must be writable and on the same file system.\n"
+		    "Hash records (.sums), kept tree heads (.sumdb), the quarantine and the\n"
+		    "snapshots carry over: they never roll back. The tree replaced becomes the\n"
+		    "snapshot pre-restore-<UTC time>, so a restore can be undone. A running\n"
+		    "server serves the restored tree within a second or two.\n");
+	else
+		fprintf(out,
+		        "usage: modgate purge [-c FILE] [--cache-dir DIR] MODULE[@VERSION]\n"
+		        "\n"
+		        "Removes a module's cached objects (every version, @v/list, @latest), or\n"
+		        "one version's .info, .mod and .zip; the next request fetches them again.\n"
+		        "The recorded hashes (.sums) stay: new bytes must match them. Prints each\n"
+		        "object removed; exit 1 when nothing was cached.\n");
+}
+
+static int snapshot(const char *root, const char *name)
+{
+	struct progress p = {.tool = "snapshot", .tty = isatty(STDERR_FILENO)};
+	struct cache_tool_stats st;
+	char err[1024];
+	int64_t t0 = now_ms();
+	int rc = cache_snapshot_create(root, name, &st, on_progress, &p, err, sizeof(err));
+
+	progress_done(&p);
+	if (rc < 0) {
+		fprintf(stderr, "modgate: %s\n", err);
+		return 1;
+	}
+	printf("snapshot %s: %lu objects, %llu bytes, %lld ms\n", name, st.objects, st.bytes,
+	       (long long)(now_ms() - t0));
+	return 0;
+}
+
+static int snapshots(const char *root)
+{
+	struct cache_snapshot_info *list;
+	char err[1024], when[32];
+	int i, n = cache_snapshot_list(root, &list, err, sizeof(err));
+
+	if (n < 0) {
+		fprintf(stderr, "modgate: %s\n", err);
+		return 1;
+	}
+	printf("%-36s %-20s %10s %14s\n", "NAME", "CREATED", "OBJECTS", "BYTES");
+	for (i = 0; i < n; i++) {
+		struct tm tm;
+
+		gmtime_r(&list[i].created, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("%-36s %-20s %10lu %14llu\n", list[i].name, when, list[i].objects,
+		       list[i].bytes);
+	}
+	free(list);
+	return 0;
+}
+
+static int restore(const char *root, const char *name)
+{
+	struct progress p = {.tool = "restore", .tty = isatty(STDERR_FILENO)};
+	struct cache_tool_stats st;
+	char err[1024], pre[CACHE_SNAPSHOT_NAME_MAX + 1] = "";
+	int64_t t0 = now_ms();
+	int rc = cache_snapshot_restore(root, name, RESTORE_SETTLE_MS, pre, sizeof(pre), &st,
+	                                on_progress, &p, err, sizeof(err));
+
+	progress_done(&p);
+	if (rc < 0) {
+		fprintf(stderr, "modgate: %s\n", err);
+		return 1;
+	}
+	printf("restored %s: %lu objects, %llu bytes, %lld ms; the previous tree is snapshot %s\n",
+	       name, st.objects, st.bytes, (long long)(now_ms() - t0), pre);
+	return 0;
+}
+
+static int purge(const char *root, const char *arg)
+{
+	char module[2048], err[1024];
+	const char *at = strchr(arg, '@');
+	int n;
+
+	if (strlen(arg) >= sizeof(module)) {
+		fprintf(stderr, "modgate: purge: argument too long\n");
+		return 2;
+	}
+	snprintf(module, sizeof(module), "%.*s", at ? (int)(at - arg) : (int)strlen(arg), arg);
+	if (at && !at[1]) {
+		fprintf(stderr, "modgate: purge: empty version in %s\n", arg);
+		return 2;
+	}
+	n = cache_purge(root, module, at ? at + 1 : NULL, on_removed, NULL, err, sizeof(err));
+	if (n < 0) {
+		fprintf(stderr, "modgate: purge %s: %s\n", arg, err);
+		return 1;
+	}
+	if (n == 0) {
+		printf("nothing cached for %s\n", arg);
+		return 1;
+	}
+	printf("purged %s: %d objects (hash records in .sums kept)\n", arg, n);
+	return 0;
+}
+
+int cachetool_run(const struct config *cfg, const char *command, int argc, char **argv)
+{
+	int want = strcmp(command, "snapshots") == 0 ? 0 : 1;
+
+	if (argc != want) {
+		cachetool_usage(command, stderr);
+		return 2;
+	}
+	if (strcmp(command, "snapshot") == 0)
+		return snapshot(cfg->cache_dir, argv[0]);
+	if (strcmp(command, "snapshots") == 0)
+		return snapshots(cfg->cache_dir);
+	if (strcmp(command, "restore") == 0)
+		return restore(cfg->cache_dir, argv[0]);
+	return purge(cfg->cache_dir, argv[0]);
+}
