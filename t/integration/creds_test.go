@@ -290,7 +290,7 @@ func TestCredsRedirectDropsCredential(t *testing.T) {
 	if bearer.refused != 0 {
 		t.Errorf("the authenticated upstream refused %d requests", bearer.refused)
 	}
-	if !strings.Contains(m.Log(), "secret file "+tokenFile+" is readable by its group") {
+	if !logShows(m, "secret file "+tokenFile+" is readable by its group") {
 		t.Errorf("no warning about the group-readable token file:\n%s", m.Log())
 	}
 	assertNoSecret(t, m, nil, token)
@@ -331,7 +331,7 @@ func TestCredsNetrc(t *testing.T) {
 			t.Errorf("the upstream without a netrc entry got Authorization %q", a)
 		}
 	}
-	if !strings.Contains(m.Log(), "auth basic from netrc (machine "+host+")") {
+	if !logShows(m, "auth basic from netrc (machine "+host+")") {
 		t.Errorf("the log does not say where the credential comes from:\n%s", m.Log())
 	}
 	assertNoSecret(t, m, nil, user, pass)

@@ -140,7 +140,7 @@ func TestSubstitutedBytesCaughtAndServedFromBackup(t *testing.T) {
 				`modgate_quarantined_total 1`,
 				fmt.Sprintf(`modgate_upstream_requests_total{upstream="%s",outcome="failure"} 1`, bad.URL()),
 			)
-			if !strings.Contains(m.Log(), "checksum mismatch") {
+			if !logShows(m, "checksum mismatch") {
 				t.Errorf("no log line names the mismatch")
 			}
 		})
@@ -217,7 +217,7 @@ func TestPinnedModuleTamperAlarm(t *testing.T) {
 		t.Errorf("quarantine record: %+v", q[0])
 	}
 	wantMetric(t, metricsText(t, m), `modgate_verify_total{result="tamper"} 1`)
-	if !strings.Contains(m.Log(), "ALARM") {
+	if !logShows(m, "ALARM") {
 		t.Errorf("no alarm in the log")
 	}
 	if _, err := os.Stat(zip); err == nil {
@@ -252,7 +252,7 @@ func TestKeptTreeHeadSurvivesRestart(t *testing.T) {
 	m.stop()
 
 	m2 := startModgate(t, options{proxy: u.URL(), env: env, cacheDir: cache})
-	if !strings.Contains(m2.Log(), "kept tree head of") {
+	if !logShows(m2, "kept tree head of") {
 		t.Errorf("restart did not read the kept head:\n%s", m2.Log())
 	}
 	if !strings.Contains(metricsText(t, m2), `modgate_sumdb_tree_size{db="sum.fixture.example"} `) {
@@ -334,7 +334,7 @@ func TestDatabaseAttacksRefused(t *testing.T) {
 		}
 		u.SetSumDBFault(upstream.ForkedTree, true)
 		check(t, m, "example.com/fix/m08", "SECURITY", "forked")
-		if !strings.Contains(m.Log(), "ALARM") {
+		if !logShows(m, "ALARM") {
 			t.Errorf("no alarm logged for a forked log")
 		}
 		// The kept head is on disk: a restarted modgate still refuses.
@@ -472,4 +472,15 @@ func TestFsckFindsFlippedByte(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "UNCHECKED") {
 		t.Errorf("fsck without a database: exit %d\n%s", code, out)
 	}
+}
+
+// logShows waits (briefly) for modgate's stderr, read through a pipe by
+// another goroutine, to contain s.
+func logShows(m *modgate, s string) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(m.Log(), s) {
+			return true
+		}
+	}
+	return false
 }
