@@ -27,10 +27,10 @@
 #define CONFIG_MAX_CREDS 32        /* distinct credentials in one config */
 #define CONFIG_SECRET_MAX 1024     /* a token, or "user:password", and the NUL */
 #define CONFIG_CRED_SOURCE_MAX 256 /* a secret file's path, or a variable's name */
-#define CONFIG_MAX_DENY 64          /* [deny] lines */
-#define CONFIG_MAX_ALLOW 64         /* [allow] lines */
-#define CONFIG_VERSION_GLOB_MAX 64  /* the part after '@' of a [deny] pattern, and the NUL */
-#define CONFIG_REASON_MAX 200       /* a [deny] reason or an [allow] note, and the NUL */
+#define CONFIG_MAX_DENY 64         /* [deny] lines */
+#define CONFIG_MAX_ALLOW 64        /* [allow] lines */
+#define CONFIG_VERSION_GLOB_MAX 64 /* the part after '@' of a [deny] pattern, and the NUL */
+#define CONFIG_REASON_MAX 200      /* a [deny] reason or an [allow] note, and the NUL */
 
 /* Built-in defaults; etc/modgate.ini documents the same numbers. */
 #define CONFIG_DEFAULT_LISTEN_HOST "127.0.0.1"

@@ -2517,9 +2517,10 @@ static void loader_finish(struct loader *ld)
 	}
 	sort_routes(c->routes, c->n_routes);
 	if (ld->allow_header && c->n_allow == 0)
-		loader_fail_at(ld, ld->allow_header,
-		               "[allow] has no patterns: it would refuse every module (write "
-		               "PATTERN = NOTE lines, or remove the section to serve every module)");
+		loader_fail_at(
+		    ld, ld->allow_header,
+		    "[allow] has no patterns: it would refuse every module (write "
+		    "PATTERN = NOTE lines, or remove the section to serve every module)");
 	check_breaker(ld);
 }
 

@@ -69,7 +69,8 @@ static const struct config_policy_rule *version_rule(const struct config *c, con
 	for (int i = 0; i < c->n_deny; i++) {
 		const struct config_policy_rule *r = &c->deny[i];
 
-		if (r->version[0] && pathglob_match(r->version, v) == 1 && module_matches(r, module))
+		if (r->version[0] && pathglob_match(r->version, v) == 1 &&
+		    module_matches(r, module))
 			return r;
 	}
 	return NULL;
@@ -107,8 +108,8 @@ static int version_char(unsigned char ch)
 	       ch == '.' || ch == '-' || ch == '+';
 }
 
-size_t policy_filter_list(const struct config *c, const char *module, const char *body,
-                          size_t len, char *out, size_t *dropped)
+size_t policy_filter_list(const struct config *c, const char *module, const char *body, size_t len,
+                          char *out, size_t *dropped)
 {
 	const char *p = body, *end = body + len;
 	size_t n = 0, gone = 0;

@@ -54,8 +54,8 @@ int policy_filters(const struct config *c, const char *module);
  * skipping Unicode spaces too, and ignores it unless it is a valid version:
  * whenever that field is a version, it is this run, so a denied version
  * never gets through however the line is dressed. */
-size_t policy_filter_list(const struct config *c, const char *module, const char *body,
-                          size_t len, char *out, size_t *dropped);
+size_t policy_filter_list(const struct config *c, const char *module, const char *body, size_t len,
+                          char *out, size_t *dropped);
 
 /* Reads the Version of a .info or @latest body (JSON) into version
  * (versionlen bytes). The go command decodes it with encoding/json, which
