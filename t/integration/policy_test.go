@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"modgate.test/t/fixtures/upstream"
 )
 
 // appDir is a fresh main module for go get.
@@ -36,6 +38,32 @@ func requireOf(t *testing.T, dir, path string) string {
 }
 
 const denyReason = "known-bad release, see INC-123"
+
+// fillCache downloads path@version through a modgate of its own, online,
+// also asking it for each of paths, and returns the cache directory once
+// the zip is committed and that modgate has stopped.
+func fillCache(t *testing.T, u *upstream.Server, path, version string, paths ...string) string {
+	t.Helper()
+	cache := filepath.Join(t.TempDir(), "cache")
+	m := startModgate(t, options{proxy: u.URL(), cacheDir: cache})
+	download(t, goEnv(t, m.URL), path+"@"+version)
+	waitCached(t, cachePath(t, cache, path, version, ".zip"))
+	for _, p := range paths {
+		if st, _, body := get(t, m.URL+p); st != 200 {
+			t.Fatalf("%s online: %d %q", p, st, body)
+		}
+	}
+	m.stop()
+	return cache
+}
+
+// wantCounted fails unless /metrics has the counter line, above zero.
+func wantCounted(t *testing.T, text, counter string) {
+	t.Helper()
+	if !strings.Contains(text, "\n"+counter+" ") || strings.Contains(text, "\n"+counter+" 0\n") {
+		t.Errorf("/metrics: %s is missing or 0", counter)
+	}
+}
 
 // A denied version is refused with its reason, which the go command shows;
 // @latest skips denied versions because they are left out of the list.
@@ -110,27 +138,17 @@ func TestPolicyDenyVersion(t *testing.T) {
 	}
 
 	text := metricsText(t, m)
-	if !strings.Contains(text, `modgate_policy_refusals_total{reason="deny"} `) ||
-		strings.Contains(text, `modgate_policy_refusals_total{reason="deny"} 0`+"\n") {
-		t.Errorf("/metrics counts no deny refusal:\n%s", text)
-	}
-	if strings.Contains(text, "modgate_policy_filtered_versions_total 0\n") {
-		t.Errorf("/metrics counts no filtered version")
-	}
+	wantCounted(t, text, `modgate_policy_refusals_total{reason="deny"}`)
+	wantCounted(t, text, "modgate_policy_filtered_versions_total")
 }
 
 // Deny is checked before the cache: a version cached before it was denied
 // is refused too, without asking the upstream.
 func TestPolicyDenyCachedVersion(t *testing.T) {
 	u := newUpstream(t)
-	cache := filepath.Join(t.TempDir(), "cache")
-	m := startModgate(t, options{proxy: u.URL(), cacheDir: cache})
-	download(t, goEnv(t, m.URL), "example.com/fix/b@v1.0.1")
-	waitCached(t, cachePath(t, cache, "example.com/fix/b", "v1.0.1", ".zip"))
-	m.stop()
-
+	cache := fillCache(t, u, "example.com/fix/b", "v1.0.1")
 	u.ResetCounts()
-	m = startModgate(t, options{proxy: u.URL(), cacheDir: cache,
+	m := startModgate(t, options{proxy: u.URL(), cacheDir: cache,
 		extra: "[deny]\nexample.com/fix/b@v1.0.1 = " + denyReason + "\n"})
 	for _, ext := range []string{".info", ".mod", ".zip"} {
 		st, _, body := get(t, m.URL+"/example.com/fix/b/@v/v1.0.1"+ext)
@@ -178,27 +196,18 @@ func TestPolicyAllowList(t *testing.T) {
 			t.Errorf("the upstream was asked %d times for %s", n, p)
 		}
 	}
-	wantMetric(t, metricsText(t, m), `modgate_policy_refusals_total{reason="deny"} 0`)
-	if strings.Contains(metricsText(t, m), `modgate_policy_refusals_total{reason="allow"} 0`+"\n") {
-		t.Errorf("/metrics counts no allow refusal")
-	}
+	text := metricsText(t, m)
+	wantMetric(t, text, `modgate_policy_refusals_total{reason="deny"} 0`)
+	wantCounted(t, text, `modgate_policy_refusals_total{reason="allow"}`)
 }
 
 // Offline, modgate serves its cache and nothing else, without a single
 // upstream request, whether or not the upstream is up.
 func TestOfflineServesCacheOnly(t *testing.T) {
 	u := newUpstream(t)
-	cache := filepath.Join(t.TempDir(), "cache")
-	m := startModgate(t, options{proxy: u.URL(), cacheDir: cache})
-	download(t, goEnv(t, m.URL), "example.com/fix/b@v1.0.0")
-	waitCached(t, cachePath(t, cache, "example.com/fix/b", "v1.0.0", ".zip"))
-	if st, _, body := get(t, m.URL+"/example.com/fix/b/@v/list"); st != 200 {
-		t.Fatalf("@v/list online: %d %q", st, body)
-	}
-	m.stop()
-
+	cache := fillCache(t, u, "example.com/fix/b", "v1.0.0", "/example.com/fix/b/@v/list")
 	u.ResetCounts()
-	m = startModgate(t, options{proxy: u.URL(), cacheDir: cache,
+	m := startModgate(t, options{proxy: u.URL(), cacheDir: cache,
 		server: "offline = on", extra: "[cache]\nlist_ttl = 1s\n"})
 	if st, _, body := get(t, m.URL+"/readyz"); st != 200 || !strings.Contains(string(body), "offline") {
 		t.Errorf("/readyz offline: %d %q", st, body)
@@ -247,7 +256,5 @@ func TestOfflineServesCacheOnly(t *testing.T) {
 
 	text := metricsText(t, m)
 	wantMetric(t, text, "modgate_offline 1", "modgate_upstream_fetches_total 0")
-	if strings.Contains(text, `modgate_policy_refusals_total{reason="offline"} 0`+"\n") {
-		t.Errorf("/metrics counts no offline refusal")
-	}
+	wantCounted(t, text, `modgate_policy_refusals_total{reason="offline"}`)
 }

@@ -47,6 +47,17 @@ static void render_upstreams(const struct config *c, char *buf, size_t len)
 	}
 }
 
+static void assert_same_rules(const struct config_policy_rule *a, int na,
+                              const struct config_policy_rule *b, int nb)
+{
+	assert_int_equal(na, nb);
+	for (int i = 0; i < na; i++) {
+		assert_string_equal(a[i].pattern, b[i].pattern);
+		assert_string_equal(a[i].version, b[i].version);
+		assert_string_equal(a[i].reason, b[i].reason);
+	}
+}
+
 static void assert_same_config(const struct config *a, const struct config *b)
 {
 	assert_string_equal(a->listen_host, b->listen_host);
@@ -101,18 +112,8 @@ static void assert_same_config(const struct config *a, const struct config *b)
 	}
 	assert_string_equal(a->go_binary, b->go_binary);
 	assert_int_equal(a->offline, b->offline);
-	assert_int_equal(a->n_deny, b->n_deny);
-	for (int i = 0; i < a->n_deny; i++) {
-		assert_string_equal(a->deny[i].pattern, b->deny[i].pattern);
-		assert_string_equal(a->deny[i].version, b->deny[i].version);
-		assert_string_equal(a->deny[i].reason, b->deny[i].reason);
-	}
-	assert_int_equal(a->n_allow, b->n_allow);
-	for (int i = 0; i < a->n_allow; i++) {
-		assert_string_equal(a->allow[i].pattern, b->allow[i].pattern);
-		assert_string_equal(a->allow[i].version, b->allow[i].version);
-		assert_string_equal(a->allow[i].reason, b->allow[i].reason);
-	}
+	assert_same_rules(a->deny, a->n_deny, b->deny, b->n_deny);
+	assert_same_rules(a->allow, a->n_allow, b->allow, b->n_allow);
 }
 
 static void clear_env(void)
@@ -917,11 +918,12 @@ static const struct ini_error_case ini_error_tests[] = {
     {"[timeouts]\nidle = 1.5s\n", 2, "[timeouts] idle: bad duration"},
 };
 
-static void test_ini_errors(void **state)
+/* Each case fails to load, on its line, with its message, and leaves the
+ * config as it was. */
+static void check_error_cases(const struct ini_error_case *cases, size_t n)
 {
-	(void)state;
-	for (size_t i = 0; i < sizeof(ini_error_tests) / sizeof(ini_error_tests[0]); i++) {
-		const struct ini_error_case *t = &ini_error_tests[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct ini_error_case *t = &cases[i];
 		struct config c, d;
 		char err[1024], prefix[32];
 		int rc = load(&c, t->text, err, sizeof(err));
@@ -935,6 +937,12 @@ static void test_ini_errors(void **state)
 		config_init_defaults(&d);
 		assert_same_config(&c, &d); /* a failed load changes nothing */
 	}
+}
+
+static void test_ini_errors(void **state)
+{
+	(void)state;
+	check_error_cases(ini_error_tests, sizeof(ini_error_tests) / sizeof(ini_error_tests[0]));
 }
 
 static void test_ini_error_keeps_config(void **state)
@@ -2727,22 +2735,8 @@ static const struct ini_error_case policy_error_tests[] = {
 static void test_policy_errors(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(policy_error_tests) / sizeof(policy_error_tests[0]); i++) {
-		const struct ini_error_case *t = &policy_error_tests[i];
-		struct config c, d;
-		char err[1024], prefix[32];
-		int rc;
-
-		rc = load(&c, t->text, err, sizeof(err));
-		snprintf(prefix, sizeof(prefix), "t.ini:%d: ", t->line);
-		if (rc != -1)
-			fail_msg("case %zu: rc %d, want -1 for:\n%s", i, rc, t->text);
-		if (strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, t->err_has))
-			fail_msg("case %zu: error \"%s\", want \"%s...%s\"", i, err, prefix,
-			         t->err_has);
-		config_init_defaults(&d);
-		assert_same_config(&c, &d);
-	}
+	check_error_cases(policy_error_tests,
+	                  sizeof(policy_error_tests) / sizeof(policy_error_tests[0]));
 }
 
 /* A control character in a reason (here a tab: the reader takes every other
