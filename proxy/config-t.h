@@ -5,7 +5,7 @@
  * be copied with '=' (the loaders fill a copy and assign it back only when
  * everything parsed) and compared field by field. Pools, routes and breaker
  * settings are fixed arrays and plain fields too; the whole struct stays
- * under 250 KB, small enough for the stack of main and for a copy per server.
+ * under 300 KB, small enough for the stack of main and for a copy per server.
  */
 #ifndef MODGATE_CONFIG_T_H
 #define MODGATE_CONFIG_T_H
@@ -27,6 +27,10 @@
 #define CONFIG_MAX_CREDS 32        /* distinct credentials in one config */
 #define CONFIG_SECRET_MAX 1024     /* a token, or "user:password", and the NUL */
 #define CONFIG_CRED_SOURCE_MAX 256 /* a secret file's path, or a variable's name */
+#define CONFIG_MAX_DENY 64         /* [deny] lines */
+#define CONFIG_MAX_ALLOW 64        /* [allow] lines */
+#define CONFIG_VERSION_GLOB_MAX 64 /* the part after '@' of a [deny] pattern, and the NUL */
+#define CONFIG_REASON_MAX 200      /* a [deny] reason or an [allow] note, and the NUL */
 
 /* Built-in defaults; etc/modgate.ini documents the same numbers. */
 #define CONFIG_DEFAULT_LISTEN_HOST "127.0.0.1"
@@ -159,6 +163,20 @@ struct config_route {
 	int pool;                        /* index into pools for POOL, else -1 */
 };
 
+/* One "PATTERN[@VERSION] = REASON" line of [deny], or one "PATTERN = NOTE"
+ * line of [allow] (version always "" there). */
+struct config_policy_rule {
+	/* A module path glob matched as one GOPRIVATE pattern
+	 * (pathglob_match_prefix): the module and every path below it. */
+	char pattern[CONFIG_ROUTE_PATTERN_MAX];
+	/* "" for every version; else one path.Match glob over the version
+	 * ("v1.2.3" exactly, "v1.2.*", "v0.0.0-2023*"). */
+	char version[CONFIG_VERSION_GLOB_MAX];
+	/* [deny]: shown to clients, never empty; [allow]: the operator's note,
+	 * may be empty. Printable text, no line break. */
+	char reason[CONFIG_REASON_MAX];
+};
+
 struct config {
 	/* Where clients connect. listen_host "" means every local address
 	 * (written ":8080"); an IPv6 literal is stored without brackets. */
@@ -241,6 +259,17 @@ struct config {
 	 * missing; a path the file names must exist. */
 	char netrc[CONFIG_PATH_MAX];
 	int netrc_optional;
+
+	/* [server] offline = on: answer from the cache alone and never ask an
+	 * upstream (or the checksum database); what is not cached is a 404. */
+	int offline;
+
+	/* [deny] and [allow], in file order; from the file alone, as pools are.
+	 * With n_allow > 0 only modules matching an allow rule are served. */
+	struct config_policy_rule deny[CONFIG_MAX_DENY];
+	int n_deny;
+	struct config_policy_rule allow[CONFIG_MAX_ALLOW];
+	int n_allow;
 
 	/* The go command found on $PATH at load time, an absolute path, when a
 	 * pool has on_open = direct or a route goes to direct; else "". */

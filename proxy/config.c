@@ -18,8 +18,8 @@
  * field in config-t.h, a row here, a default in config_init_defaults and a
  * paragraph in etc/modgate.ini. The dump walks the same table, so
  * `modgate -t` prints every key there is. [pool "NAME"] (a repeated section
- * with a repeatable key) and [route] (whose keys are patterns) have handlers
- * of their own, and what depends on the whole file (a route naming a pool
+ * with a repeatable key), [route], [deny] and [allow] (whose keys are
+ * patterns) have handlers of their own, and what depends on the whole file (a route naming a pool
  * defined further down, a pool left empty, breaker settings that must agree
  * with each other) is checked once it is read, each error on its own line.
  */
@@ -41,6 +41,7 @@
 
 #include "breaker/breaker.h"
 #include "proxy/log.h"
+#include "proxy/modpath.h"
 #include "proxy/netrc.h"
 #include "proxy/pathglob.h"
 #include "sumdb/note.h"
@@ -1212,6 +1213,7 @@ enum key_kind {
 	KEY_LOGFMT,   /* int at off: text 0, json 1 */
 	KEY_LOGOUT,   /* char[] at off: stderr, syslog or an absolute path */
 	KEY_NETRC,    /* netrc + netrc_optional: a path, or "off" */
+	KEY_ONOFF,    /* int at off: on 1, off 0 */
 };
 
 struct config_key {
@@ -1234,6 +1236,7 @@ static const struct config_key keys[] = {
     {"server", "workers", KEY_INT, FIELD(workers), CONFIG_WORKERS_MIN, CONFIG_WORKERS_MAX},
     {"server", "max_connections", KEY_INT, FIELD(max_connections), CONFIG_MAX_CONNECTIONS_MIN,
      CONFIG_MAX_CONNECTIONS_MAX},
+    {"server", "offline", KEY_ONOFF, FIELD(offline), 0, 0},
     {"upstream", "proxy", KEY_GOPROXY, 0, 0, 0, 0},
     {"upstream", "noproxy", KEY_PATTERNS, FIELD(noproxy), 0, 0},
     {"upstream", "netrc", KEY_NETRC, 0, 0, 0, 0},
@@ -1298,7 +1301,7 @@ static const char *const sections[] = {"server",  "upstream", "cache", "timeouts
 
 #define KNOWN_SECTIONS                                                                             \
 	"known: [server], [upstream], [cache], [timeouts], [breaker], [admin], [sumdb], [log], "   \
-	"[pool \"NAME\"], [route]"
+	"[pool \"NAME\"], [route], [deny], [allow]"
 
 static int table_section(const char *name, size_t len)
 {
@@ -1458,6 +1461,13 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 			return -1;
 		}
 		return set_path(c->netrc, sizeof(c->netrc), v, err, errlen);
+	case KEY_ONOFF:
+		if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+			errbuf_set(err, errlen, "\"%s\" is neither on nor off", v);
+			return -1;
+		}
+		*int_field(c, k) = strcmp(v, "on") == 0;
+		return 0;
 	}
 	errbuf_set(err, errlen, "internal error: unknown key kind");
 	return -1;
@@ -1534,6 +1544,9 @@ static void put_value(const struct config *c, const struct config_key *k, FILE *
 		break;
 	case KEY_NETRC:
 		fputs(c->netrc[0] ? c->netrc : "off", out);
+		break;
+	case KEY_ONOFF:
+		fputs(*(const int *)((const char *)c + k->off) ? "on" : "off", out);
 		break;
 	}
 }
@@ -1828,6 +1841,8 @@ enum section_kind {
 	SECT_TABLE, /* [server], [upstream], [cache], [timeouts], [breaker]: keys[] */
 	SECT_POOL,  /* [pool "NAME"]: loader.pool */
 	SECT_ROUTE, /* [route] */
+	SECT_DENY,  /* [deny] */
+	SECT_ALLOW, /* [allow] */
 };
 
 struct loader {
@@ -1850,6 +1865,8 @@ struct loader {
 	int route_line[CONFIG_MAX_ROUTES];                      /* line per route, file order */
 	char route_to[CONFIG_MAX_ROUTES][CONFIG_POOL_NAME_MAX]; /* the pool named */
 	int go_searched;                                        /* find_go ran (go_binary) */
+	int deny_header, allow_header;                          /* their lines, 0 if none */
+	int deny_line[CONFIG_MAX_DENY], allow_line[CONFIG_MAX_ALLOW]; /* line per rule */
 };
 
 static void loader_vfail(struct loader *ld, int line, const char *fmt, va_list ap)
@@ -1932,6 +1949,22 @@ static int loader_section(struct loader *ld, const char *name, size_t len)
 		}
 		ld->route_header = ld->line;
 		ld->sect = SECT_ROUTE;
+		return 0;
+	}
+	if ((len == 4 && memcmp(name, "deny", 4) == 0) ||
+	    (len == 5 && memcmp(name, "allow", 5) == 0)) {
+		int deny = len == 4;
+		int *header = deny ? &ld->deny_header : &ld->allow_header;
+
+		if (*header) {
+			loader_fail(ld,
+			            "a second [%s] section (the first is on line %d): put every "
+			            "rule in one",
+			            deny ? "deny" : "allow", *header);
+			return -1;
+		}
+		*header = ld->line;
+		ld->sect = deny ? SECT_DENY : SECT_ALLOW;
 		return 0;
 	}
 	if (len >= 4 && memcmp(name, "pool", 4) == 0 &&
@@ -2219,6 +2252,128 @@ static int route_value(struct loader *ld, const char *name, const char *value)
 	return 1;
 }
 
+/* The version part of a [deny] key, after '@': one path.Match glob. A
+ * literal must be a canonical version, since that is all the go command asks
+ * for by name ("v1.2" would never match; v1.2.* is what was meant). */
+static int set_version_glob(char *dst, size_t dstlen, const char *v, char *err, size_t errlen)
+{
+	if (!*v) {
+		errbuf_set(err, errlen,
+		           "empty version after '@' (write PATTERN for every version, or "
+		           "PATTERN@v1.2.3, PATTERN@v1.2.*)");
+		return -1;
+	}
+	if (strlen(v) >= dstlen) {
+		errbuf_set(err, errlen, "version pattern longer than %zu bytes", dstlen - 1);
+		return -1;
+	}
+	for (const char *p = v; *p; p++) {
+		if (is_blank(*p) || (unsigned char)*p < 0x20 || *p == 0x7f || *p == '/' ||
+		    *p == '@' || *p == ',') {
+			errbuf_set(err, errlen,
+			           "version pattern \"%s\" contains a blank, control character, "
+			           "'/', '@' or ','",
+			           v);
+			return -1;
+		}
+	}
+	/* pathglob checks the whole pattern whatever the name: -1 is a bad
+	 * pattern, never a mere mismatch. */
+	if (pathglob_match(v, "v") < 0) {
+		errbuf_set(err, errlen, "malformed version pattern \"%s\"", v);
+		return -1;
+	}
+	if (!strpbrk(v, "*?[\\") && !modpath_is_canonical_version(v)) {
+		errbuf_set(err, errlen,
+		           "\"%s\" is not a canonical version (write v1.2.3, or a pattern such "
+		           "as v1.2.* for several)",
+		           v);
+		return -1;
+	}
+	if (is_digit(v[0])) {
+		errbuf_set(err, errlen, "version pattern \"%s\": versions start with v", v);
+		return -1;
+	}
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+/* A "PATTERN[@VERSION] = REASON" line of [deny] (deny = 1), or a
+ * "PATTERN = NOTE" line of [allow]. 1, or 0 with the error recorded. */
+static int policy_value(struct loader *ld, const char *name, const char *value, int deny)
+{
+	struct config *c = ld->c;
+	const char *sect = deny ? "deny" : "allow";
+	struct config_policy_rule *rules = deny ? c->deny : c->allow, *r;
+	int *n = deny ? &c->n_deny : &c->n_allow;
+	int *lines = deny ? ld->deny_line : ld->allow_line;
+	int max = deny ? CONFIG_MAX_DENY : CONFIG_MAX_ALLOW;
+	char pat[CONFIG_ROUTE_PATTERN_MAX + 1], why[768];
+	const char *at = strchr(name, '@');
+	size_t plen = at ? (size_t)(at - name) : strlen(name);
+
+	if (*n == max) {
+		loader_fail(ld, "[%s] more than %d rules", sect, max);
+		return 0;
+	}
+	r = &rules[*n];
+	memset(r, 0, sizeof(*r));
+	if (plen >= sizeof(pat)) {
+		loader_fail(ld, "[%s] pattern longer than %zu bytes", sect, sizeof(r->pattern) - 1);
+		return 0;
+	}
+	memcpy(pat, name, plen);
+	pat[plen] = '\0';
+	if (set_route_pattern(r->pattern, sizeof(r->pattern), pat, why, sizeof(why)) < 0) {
+		loader_fail(ld, "[%s] %s", sect, why);
+		return 0;
+	}
+	if (at && !deny) {
+		loader_fail(ld,
+		            "[allow] %s: allow lists modules, not versions (refuse versions in "
+		            "[deny])",
+		            name);
+		return 0;
+	}
+	if (at && set_version_glob(r->version, sizeof(r->version), at + 1, why, sizeof(why)) < 0) {
+		loader_fail(ld, "[deny] %s: %s", name, why);
+		return 0;
+	}
+	for (int i = 0; i < *n; i++) {
+		if (strcmp(rules[i].pattern, r->pattern) == 0 &&
+		    strcmp(rules[i].version, r->version) == 0) {
+			loader_fail(ld, "[%s] duplicate rule for %s (first on line %d)", sect, name,
+			            lines[i]);
+			return 0;
+		}
+	}
+	if (value[0] == '"' || value[0] == '\'') {
+		loader_fail(ld, "[%s] %s: values are not quoted; remove the quotes", sect, name);
+		return 0;
+	}
+	if (deny && !*value) {
+		loader_fail(ld,
+		            "[deny] %s: empty reason (clients are shown it: say why, e.g. "
+		            "\"known-bad release, see INC-123\")",
+		            name);
+		return 0;
+	}
+	for (const char *p = value; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			loader_fail(ld, "[%s] %s: control character in the %s", sect, name,
+			            deny ? "reason" : "note");
+			return 0;
+		}
+	}
+	if (copy_str(r->reason, sizeof(r->reason), value) < 0) {
+		loader_fail(ld, "[%s] %s: %s longer than %zu bytes", sect, name,
+		            deny ? "reason" : "note", sizeof(r->reason) - 1);
+		return 0;
+	}
+	lines[(*n)++] = ld->line;
+	return 1;
+}
+
 static int ini_on_value(void *user, const char *section, const char *name, const char *value)
 {
 	struct loader *ld = user;
@@ -2238,6 +2393,8 @@ static int ini_on_value(void *user, const char *section, const char *name, const
 		return pool_value(ld, name, value);
 	if (ld->sect == SECT_ROUTE)
 		return route_value(ld, name, value);
+	if (ld->sect == SECT_DENY || ld->sect == SECT_ALLOW)
+		return policy_value(ld, name, value, ld->sect == SECT_DENY);
 	k = find_key(section, name);
 	if (!k) {
 		char known[256] = "";
@@ -2359,6 +2516,11 @@ static void loader_finish(struct loader *ld)
 		c->n_routes = 1;
 	}
 	sort_routes(c->routes, c->n_routes);
+	if (ld->allow_header && c->n_allow == 0)
+		loader_fail_at(
+		    ld, ld->allow_header,
+		    "[allow] has no patterns: it would refuse every module (write "
+		    "PATTERN = NOTE lines, or remove the section to serve every module)");
 	check_breaker(ld);
 }
 
@@ -2405,6 +2567,11 @@ static int load_text(struct config *c, const char *text, size_t len, const char 
 	tmp->n_pools = 0;
 	tmp->n_routes = 0;
 	memset(tmp->go_binary, 0, sizeof(tmp->go_binary));
+	/* So do [deny] and [allow]: a rule removed from the file is gone. */
+	memset(tmp->deny, 0, sizeof(tmp->deny));
+	memset(tmp->allow, 0, sizeof(tmp->allow));
+	tmp->n_deny = 0;
+	tmp->n_allow = 0;
 	/* Pools bring their credentials; the chain's come from netrc below. */
 	memset(tmp->creds, 0, sizeof(tmp->creds));
 	tmp->n_creds = 0;
@@ -2724,4 +2891,14 @@ void config_dump(const struct config *c, FILE *out)
 		        : r->target == CONFIG_ROUTE_OFF  ? "off"
 		                                         : c->pools[r->pool].name);
 	}
+	if (c->n_deny > 0)
+		fputs("\n[deny]\n", out);
+	for (int i = 0; i < c->n_deny; i++)
+		fprintf(out, "%s%s%s = %s\n", c->deny[i].pattern, c->deny[i].version[0] ? "@" : "",
+		        c->deny[i].version, c->deny[i].reason);
+	if (c->n_allow > 0)
+		fputs("\n[allow]\n", out);
+	for (int i = 0; i < c->n_allow; i++)
+		fprintf(out, "%s =%s%s\n", c->allow[i].pattern, c->allow[i].reason[0] ? " " : "",
+		        c->allow[i].reason);
 }

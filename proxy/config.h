@@ -66,8 +66,13 @@ int config_is_nosumdb(const struct config *c, const char *module_path);
  * a key set twice, and bad values are all errors.
  *
  * Keys of [server], [upstream], [cache], [timeouts] and [breaker] override
- * *c one by one. Pools, routes and go_binary are replaced as a whole by what
- * the file declares (none if it declares none). Checked once the whole file
+ * *c one by one. Pools, routes, [deny] and [allow] rules and go_binary are
+ * replaced as a whole by what the file declares (none if it declares none).
+ * A [deny] key is a route pattern, optionally followed by "@" and a version
+ * glob (a literal must be a canonical version), its value a non-empty
+ * reason; an [allow] key is a route pattern without version, its value a
+ * note (may be empty); a rule given twice, and an [allow] section without
+ * rules, are errors. Checked once the whole file
  * is read, each error on the line it names: a pool without an upstream (its
  * header), a route to an unknown pool (the route), [route] without pools
  * (its header), several pools without [route] (the second pool's header),

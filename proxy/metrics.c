@@ -17,6 +17,7 @@ static const int codes[METRICS_CODES] = {200, 304, 400, 403, 404, 405, 410, 500,
 static const char *kind_names[METRICS_KINDS] = {"list",   "info",  "mod",  "zip",
                                                 "latest", "sumdb", "other"};
 static const char *cache_names[METRICS_CACHE] = {"hit", "miss", "stale", "negative"};
+static const char *refusal_names[METRICS_REFUSALS] = {"deny", "allow", "offline"};
 
 static int ends_with(const char *s, size_t n, const char *suffix)
 {
@@ -66,6 +67,11 @@ void metrics_request(struct metrics *m, const char *path, int status, const char
 			return;
 		}
 	}
+}
+
+void metrics_refusal(struct metrics *m, enum metrics_refusal why)
+{
+	m->refusals[why]++;
 }
 
 void metrics_write(const struct metrics *m, struct pool_set *ps, uint64_t joins,
@@ -170,4 +176,18 @@ void metrics_write(const struct metrics *m, struct pool_set *ps, uint64_t joins,
 	                    "# HELP modgate_cache_ready 1 when the cache can take new objects.\n"
 	                    "# TYPE modgate_cache_ready gauge\nmodgate_cache_ready %d\n",
 	                    cache_store_health(store, 0, why, sizeof(why)) == 0);
+	evbuffer_add_printf(out, "# HELP modgate_policy_refusals_total Requests refused by [deny], "
+	                         "[allow], or for want of a cached copy while offline.\n"
+	                         "# TYPE modgate_policy_refusals_total counter\n");
+	for (i = 0; i < METRICS_REFUSALS; i++)
+		evbuffer_add_printf(out, "modgate_policy_refusals_total{reason=\"%s\"} %llu\n",
+		                    refusal_names[i], (unsigned long long)m->refusals[i]);
+	evbuffer_add_printf(out,
+	                    "# HELP modgate_policy_filtered_versions_total Denied versions left "
+	                    "out of version lists.\n"
+	                    "# TYPE modgate_policy_filtered_versions_total counter\n"
+	                    "modgate_policy_filtered_versions_total %llu\n"
+	                    "# HELP modgate_offline 1 when modgate serves its cache alone.\n"
+	                    "# TYPE modgate_offline gauge\nmodgate_offline %d\n",
+	                    (unsigned long long)m->filtered_versions, m->offline);
 }

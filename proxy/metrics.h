@@ -30,16 +30,30 @@ enum metrics_kind {
 
 enum metrics_cache { METRICS_HIT, METRICS_MISS, METRICS_STALE, METRICS_NEGATIVE, METRICS_CACHE };
 
+/* Why a request was refused without asking an upstream. */
+enum metrics_refusal {
+	METRICS_REFUSED_DENY,    /* a [deny] rule (403) */
+	METRICS_REFUSED_ALLOW,   /* not on the [allow] list (403) */
+	METRICS_REFUSED_OFFLINE, /* offline, and not in the cache (404) */
+	METRICS_REFUSALS
+};
+
 struct metrics {
 	uint64_t requests[METRICS_KINDS][METRICS_CODES];
 	uint64_t cache[METRICS_CACHE];
 	uint64_t bytes_served;
+	uint64_t refusals[METRICS_REFUSALS];
+	uint64_t filtered_versions; /* denied versions left out of @v/list answers */
+	int offline;                /* [server] offline: shown as a gauge */
 };
 
 /* Counts one finished request: its URL path (for the kind), status, the
  * X-Modgate-Cache value it carried (NULL if none) and body bytes sent. */
 void metrics_request(struct metrics *m, const char *path, int status, const char *cache_state,
                      uint64_t bytes);
+
+/* Counts one refusal. */
+void metrics_refusal(struct metrics *m, enum metrics_refusal why);
 
 /* Writes every metric, in the Prometheus text exposition format, into out.
  * joins: single-flight joins so far; store: for the disk's free space. */

@@ -28,6 +28,7 @@
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 #include "proxy/modpath.h"
+#include "proxy/policy.h"
 #include "proxy/pool.h"
 #include "proxy/strmap.h"
 #include "proxy/worker.h"
@@ -98,6 +99,11 @@ struct request_ctx {
 	int stale_fd; /* expired copy of mutable metadata, or -1 */
 	off_t stale_size;
 	int hooked; /* our on_write hook is set on the connection */
+	/* [deny] has versions of this module and the answer is a list or a
+	 * query's: it is read whole and checked (reply_checked), never
+	 * streamed. module is then a copy of the module path. */
+	int filter;
+	char *module;
 };
 
 static const char *content_type(enum modpath_kind kind)
@@ -243,6 +249,89 @@ static void reply_file(struct server *s, evhtp_request_t *req, const char *ctype
 	close(fd);
 }
 
+/* The largest list or query answer read whole to be checked against [deny]:
+ * far beyond any real module's (a few KB), still small enough to hold. */
+#define CHECKED_BODY_MAX (16 * 1024 * 1024)
+
+/* Longest refusal line: a module and a version (MODPATH_MAX each), a reason. */
+#define REFUSAL_MAX (2 * MODPATH_MAX + CONFIG_REASON_MAX + 128)
+
+/* Sends buf (n bytes, copied) as a 200 answer of mutable metadata. */
+static void reply_bytes(struct server *s, evhtp_request_t *req, const char *ctype,
+                        const char *state, const char *buf, size_t n)
+{
+	add_static_header(req, "Content-Type", ctype);
+	add_cache_headers(s, req, 0, state);
+	add_length(req, (off_t)n);
+	if (!is_head(req))
+		evbuffer_add(req->buffer_out, buf, n);
+	evhtp_send_reply(req, EVHTP_RES_OK);
+}
+
+/* Answers with the list or query answer in fd (size bytes from offset 0; fd
+ * stays the caller's) of a module that [deny] has versions of: the list
+ * without the denied versions (the cache keeps the upstream's whole list),
+ * or the query's answer once the version it names is known not to be
+ * denied, else 403 with the rule's reason. An answer whose version cannot be
+ * read is refused (502): the go command might read one there. Returns the
+ * status sent. */
+static int reply_checked(struct server *s, evhtp_request_t *req, enum modpath_kind kind,
+                         const char *module, const char *ctype, const char *state, int fd,
+                         off_t size)
+{
+	char *body = NULL, *out = NULL, version[MODPATH_MAX + 1], line[REFUSAL_MAX];
+	const struct config_policy_rule *rule;
+	enum policy_verdict v;
+	size_t n, dropped;
+	int status;
+
+	if (size > CHECKED_BODY_MAX) {
+		snprintf(line, sizeof(line),
+		         "modgate: the answer for %s is too large to check against the deny list",
+		         module);
+		reply_text(req, 502, NULL, line);
+		return 502;
+	}
+	body = malloc((size_t)size + 1);
+	out = kind == MODPATH_LIST ? malloc((size_t)size + 1) : NULL;
+	if (!body || (kind == MODPATH_LIST && !out)) {
+		status = 503;
+		reply_text(req, status, NULL, "modgate: out of memory");
+		goto out;
+	}
+	if (pread(fd, body, (size_t)size, 0) != size) {
+		log_error("cannot read an answer to check it: %s", strerror(errno));
+		status = 503;
+		reply_text(req, status, NULL, "modgate: cannot read the answer back");
+		goto out;
+	}
+	status = 200;
+	if (kind == MODPATH_LIST) {
+		n = policy_filter_list(&s->cfg, module, body, (size_t)size, out, &dropped);
+		s->metrics.filtered_versions += dropped;
+		reply_bytes(s, req, ctype, state, out, n);
+	} else if (policy_info_version(body, (size_t)size, version, sizeof(version)) < 0) {
+		snprintf(line, sizeof(line),
+		         "modgate: cannot tell which version of %s the answer names, so cannot "
+		         "check it against the deny list",
+		         module);
+		status = 502;
+		reply_text(req, status, NULL, line);
+	} else if ((v = policy_check_version(&s->cfg, module, version, &rule)) != POLICY_OK) {
+		metrics_refusal(&s->metrics,
+		                v == POLICY_DENIED ? METRICS_REFUSED_DENY : METRICS_REFUSED_ALLOW);
+		status = 403;
+		reply_text(req, status, NULL,
+		           policy_message(v, rule, module, version, line, sizeof(line)));
+	} else {
+		reply_bytes(s, req, ctype, state, body, (size_t)size);
+	}
+out:
+	free(body);
+	free(out);
+	return status;
+}
+
 static evhtp_res on_write(evhtp_connection_t *conn, void *arg);
 
 static void unhook(struct request_ctx *c)
@@ -332,6 +421,7 @@ static evhtp_res on_request_fini(evhtp_request_t *req, void *arg)
 	flight_leave(&c->waiter);
 	if (c->stale_fd >= 0)
 		close(c->stale_fd);
+	free(c->module);
 	free(c);
 	return EVHTP_RES_OK;
 }
@@ -454,8 +544,14 @@ static void reply_failure(struct request_ctx *c)
 	if (fd >= 0 && !f->answered && f->status >= 500) {
 		log_warn("serving stale %s: %s", f->rel, f->message);
 		c->stale_fd = -1;
-		c->status = 200;
-		reply_file(c->srv, c->req, c->ctype, 0, "STALE", fd, c->stale_size);
+		if (c->filter) {
+			c->status = reply_checked(c->srv, c->req, c->kind, c->module, c->ctype,
+			                          "STALE", fd, c->stale_size);
+			close(fd);
+		} else {
+			c->status = 200;
+			reply_file(c->srv, c->req, c->ctype, 0, "STALE", fd, c->stale_size);
+		}
 	} else {
 		if (f->retry_after_s > 0) {
 			char ra[16];
@@ -481,6 +577,22 @@ static void on_flight(struct flight_waiter *w)
 	if (f->state != FLIGHT_WAITING) {
 		c->acc.attempts = f->walk.attempts;
 		c->acc.upstream = f->member ? f->member->up->shown : f->walk.pool ? NULL : "direct";
+	}
+	if (c->filter) {
+		/* Checked whole: wait for the last byte. */
+		if (f->state == FLIGHT_WAITING || f->state == FLIGHT_STREAMING)
+			return;
+		if (f->state == FLIGHT_FAILED) {
+			reply_failure(c);
+			return;
+		}
+		c->status = reply_checked(c->srv, c->req, c->kind, c->module, c->ctype, "MISS",
+		                          f->body_fd, f->written);
+		c->started = c->finished = 1;
+		c->acc.end_ms = flight_now_ms();
+		flight_leave(w);
+		resume(c);
+		return;
 	}
 	if (c->started) {
 		pump(c);
@@ -571,8 +683,17 @@ static void health(struct server *s, evhtp_request_t *req, int ready)
 		return;
 	}
 	if (cache_store_health(s->env.store, READY_MIN_FREE_PCT, why, sizeof(why)) < 0) {
-		snprintf(body, sizeof(body), "not ready: %s", why);
+		snprintf(body, sizeof(body), "not ready: %s%s", s->cfg.offline ? "offline, " : "",
+		         why);
 		reply_text(req, 503, NULL, body);
+		return;
+	}
+	if (s->cfg.offline) {
+		/* No upstream is asked: their breakers say nothing of this
+		 * modgate's use. */
+		snprintf(body, sizeof(body), "ready: offline, serving only what is cached; %s",
+		         why);
+		reply_text(req, 200, NULL, body);
 		return;
 	}
 	for (i = 0; i < s->pools.n_pools && off < sizeof(body); i++) {
@@ -693,6 +814,58 @@ static struct access *start_access(struct server *s, evhtp_request_t *req)
 	return a;
 }
 
+/* [allow] and [deny] on what the request names: the module, and the
+ * version when the path gives a canonical one (a query's is checked once
+ * known, by reply_checked). Checked before the cache: a cached version that
+ * has since been denied is refused too. 1 when the request was refused. */
+static int policy_refused(struct server *s, evhtp_request_t *req, const struct modpath_req *mp)
+{
+	const struct config_policy_rule *rule;
+	enum policy_verdict v;
+	char line[REFUSAL_MAX];
+	int versioned = mp->kind != MODPATH_LIST && mp->kind != MODPATH_LATEST && mp->canonical;
+
+	v = versioned ? policy_check_version(&s->cfg, mp->module, mp->version, &rule)
+	              : policy_check_module(&s->cfg, mp->module, &rule);
+	if (v == POLICY_OK)
+		return 0;
+	/* 403, not 404: with GOPROXY=modgate,direct the go command moves on
+	 * after 404 or 410 only, and a refused version must not be fetched
+	 * from elsewhere behind modgate's back. */
+	metrics_refusal(&s->metrics,
+	                v == POLICY_DENIED ? METRICS_REFUSED_DENY : METRICS_REFUSED_ALLOW);
+	reply_text(req, 403, NULL,
+	           policy_message(v, rule, mp->module, versioned ? mp->version : NULL, line,
+	                          sizeof(line)));
+	return 1;
+}
+
+/* Offline and not in the cache: a 404 that says so at once. 404 rather than
+ * 410: the object may well exist, and modgate will have it when online. */
+static void refuse_offline(struct server *s, evhtp_request_t *req, const struct modpath_req *mp,
+                           int sumdb, const char *path)
+{
+	char line[REFUSAL_MAX];
+
+	metrics_refusal(&s->metrics, METRICS_REFUSED_OFFLINE);
+	if (sumdb)
+		snprintf(line, sizeof(line),
+		         "modgate is offline: checksum database answer %.1024s is not in its cache",
+		         path + 7);
+	else if (mp->kind == MODPATH_LIST)
+		snprintf(line, sizeof(line),
+		         "modgate is offline: the version list of %s is not in its cache",
+		         mp->module);
+	else if (mp->kind == MODPATH_LATEST)
+		snprintf(line, sizeof(line),
+		         "modgate is offline: the latest version of %s is not in its cache",
+		         mp->module);
+	else
+		snprintf(line, sizeof(line), "modgate is offline: %s@%s is not in its cache",
+		         mp->module, mp->version);
+	reply_text(req, 404, NULL, line);
+}
+
 static void on_request(evhtp_request_t *req, void *arg)
 {
 	struct server *s = arg;
@@ -703,7 +876,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 	struct access *acc;
 	char rel[FLIGHT_REL_MAX + 1];
 	char err[512];
-	int status, fd, immutable, sumdb = 0;
+	int status, fd, immutable, sumdb = 0, filter = 0;
 	const char *ctype;
 	enum pool_route route;
 	struct pool *pool = NULL;
@@ -748,10 +921,31 @@ static void on_request(evhtp_request_t *req, void *arg)
 		}
 		immutable = mp.kind != MODPATH_LIST && mp.kind != MODPATH_LATEST && mp.canonical;
 		ctype = content_type(mp.kind);
+		if (policy_refused(s, req, &mp))
+			return;
+		filter = !immutable && policy_filters(&s->cfg, mp.module);
 	}
 	fd = cache_open(s->env.store, rel, &st);
-	if (fd >= 0 && (immutable || now - st.mtime < s->cfg.list_ttl_s)) {
-		reply_file(s, req, ctype, immutable, "HIT", fd, st.size);
+	/* Offline, an expired copy is the best there is: served, marked STALE. */
+	if (fd >= 0 && (immutable || now - st.mtime < s->cfg.list_ttl_s || s->cfg.offline)) {
+		const char *state =
+		    immutable || now - st.mtime < s->cfg.list_ttl_s ? "HIT" : "STALE";
+
+		if (filter) {
+			reply_checked(s, req, mp.kind, mp.module, ctype, state, fd, st.size);
+			close(fd);
+		} else {
+			reply_file(s, req, ctype, immutable, state, fd, st.size);
+		}
+		return;
+	}
+	if (s->cfg.offline) {
+		/* Never an upstream, a child go command or the negative cache
+		 * (whose answers came from upstreams): what is not here is not
+		 * to be had. */
+		if (fd >= 0)
+			close(fd);
+		refuse_offline(s, req, &mp, sumdb, path);
 		return;
 	}
 	neg = cache_neg_get(s->env.neg, rel, now);
@@ -793,12 +987,21 @@ static void on_request(evhtp_request_t *req, void *arg)
 	c->stale_fd = fd;
 	c->stale_size = fd >= 0 ? st.size : 0;
 	c->waiter.notify = on_flight;
+	c->filter = filter;
+	if (filter && !(c->module = strdup(mp.module))) {
+		if (fd >= 0)
+			close(fd);
+		free(c);
+		reply_text(req, 503, NULL, "modgate: out of memory");
+		return;
+	}
 	if (flight_join(&s->env, pool, &mp, rel,
 	                (immutable ? FLIGHT_F_IMMUTABLE : 0) | (sumdb ? FLIGHT_F_NO_COMMIT : 0) |
 	                    (!sumdb && verify_needed(&mp) ? FLIGHT_F_VERIFY : 0),
 	                acc->id, &c->waiter) < 0) {
 		if (fd >= 0)
 			close(fd);
+		free(c->module);
 		free(c);
 		reply_text(req, 503, NULL,
 		           "modgate: cannot start an upstream fetch (out of memory)");
@@ -867,6 +1070,7 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 	}
 	s->base = base;
 	s->cfg = *cfg;
+	s->metrics.offline = cfg->offline;
 	s->id_seed = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
 	conn_set_init(&s->clients, cfg->max_connections, "client");
 	s->env.base = base;

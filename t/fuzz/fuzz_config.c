@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the INI loader (and, through it, the GOPROXY, listen,
- * duration, pattern, pool, route and breaker parsers).
+ * duration, pattern, pool, route, breaker, [deny] and [allow] parsers).
  *
  *   clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
  *       proxy/config.c proxy/pathglob.c breaker/breaker.c t/fuzz/fuzz_config.c -linih \
@@ -16,6 +16,9 @@
  *     pool has 1..16 upstreams with weights in range, every route's pool
  *     exists, routes are in specificity order, and config_route_for agrees
  *     with a plain walk over the routes;
+ *   - every [deny] and [allow] rule holds a well-formed pattern and version
+ *     glob, a [deny] rule a reason, and the policy verdicts agree with a
+ *     plain walk over the rules;
  *   - a pattern is malformed for every name or for none (pathglob reports
  *     syntax errors whatever the name), and pathglob_check_patterns agrees.
  *
@@ -30,6 +33,7 @@
 #include "breaker/breaker.h"
 #include "proxy/config.h"
 #include "proxy/pathglob.h"
+#include "proxy/policy.h"
 
 static int same_config(const struct config *a, const struct config *b)
 {
@@ -77,6 +81,18 @@ static int same_config(const struct config *a, const struct config *b)
 		if (strcmp(a->routes[i].pattern, b->routes[i].pattern) ||
 		    a->routes[i].target != b->routes[i].target ||
 		    a->routes[i].pool != b->routes[i].pool)
+			return 0;
+	if (a->offline != b->offline || a->n_deny != b->n_deny || a->n_allow != b->n_allow)
+		return 0;
+	for (int i = 0; i < a->n_deny; i++)
+		if (strcmp(a->deny[i].pattern, b->deny[i].pattern) ||
+		    strcmp(a->deny[i].version, b->deny[i].version) ||
+		    strcmp(a->deny[i].reason, b->deny[i].reason))
+			return 0;
+	for (int i = 0; i < a->n_allow; i++)
+		if (strcmp(a->allow[i].pattern, b->allow[i].pattern) ||
+		    strcmp(a->allow[i].version, b->allow[i].version) ||
+		    strcmp(a->allow[i].reason, b->allow[i].reason))
 			return 0;
 	return 1;
 }
@@ -176,6 +192,59 @@ static void check_consistent(const struct config *c)
 	}
 }
 
+/* [deny] and [allow] as loaded, and policy's verdicts against a plain walk. */
+static void check_policy(const struct config *c)
+{
+	static const char *const modules[] = {"golang.org/x/mod", "git.corp.example/team/mod", "a",
+	                                      "example.com/x", "example.com/x/v2"};
+	static const char *const versions[] = {"v1.2.3", "v0.0.0-20230101000000-abcdefabcdef",
+	                                       "v1.2.3+incompatible", "v2.0.0-rc.1"};
+
+	if (c->n_deny < 0 || c->n_deny > CONFIG_MAX_DENY || c->n_allow < 0 ||
+	    c->n_allow > CONFIG_MAX_ALLOW)
+		fail("policy counts", c);
+	for (int i = 0; i < c->n_deny; i++)
+		if (!c->deny[i].reason[0] || pathglob_match(c->deny[i].pattern, "") < 0 ||
+		    (c->deny[i].version[0] && pathglob_match(c->deny[i].version, "") < 0))
+			fail("deny rule", c);
+	for (int i = 0; i < c->n_allow; i++)
+		if (c->allow[i].version[0] || pathglob_match(c->allow[i].pattern, "") < 0)
+			fail("allow rule", c);
+	for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
+		int allowed = c->n_allow == 0, filters = 0;
+
+		for (int i = 0; i < c->n_allow; i++)
+			allowed |= pathglob_match_prefix(c->allow[i].pattern, modules[m]) == 1;
+		for (int i = 0; i < c->n_deny; i++)
+			filters |= c->deny[i].version[0] &&
+			           pathglob_match_prefix(c->deny[i].pattern, modules[m]) == 1;
+		if (policy_filters(c, modules[m]) != filters)
+			fail("policy_filters", c);
+		for (size_t v = 0; v < sizeof(versions) / sizeof(versions[0]); v++) {
+			enum policy_verdict want = allowed ? POLICY_OK : POLICY_NOT_ALLOWED;
+			const struct config_policy_rule *r, *want_r = NULL;
+
+			for (int i = 0; i < c->n_deny && want == POLICY_OK; i++) {
+				const struct config_policy_rule *d = &c->deny[i];
+
+				if (!d->version[0] &&
+				    pathglob_match_prefix(d->pattern, modules[m]) == 1)
+					want = POLICY_DENIED, want_r = d;
+			}
+			for (int i = 0; i < c->n_deny && want == POLICY_OK; i++) {
+				const struct config_policy_rule *d = &c->deny[i];
+
+				if (d->version[0] && pathglob_match(d->version, versions[v]) == 1 &&
+				    pathglob_match_prefix(d->pattern, modules[m]) == 1)
+					want = POLICY_DENIED, want_r = d;
+			}
+			if (policy_check_version(c, modules[m], versions[v], &r) != want ||
+			    r != want_r)
+				fail("policy_check_version", c);
+		}
+	}
+}
+
 static void check_roundtrip(const struct config *c)
 {
 	struct config back;
@@ -259,6 +328,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (config_load_string(&c, text, "fuzz", err, sizeof(err)) == 0) {
 		check_roundtrip(&c);
 		check_consistent(&c);
+		check_policy(&c);
 		(void)config_is_noproxy(&c, "git.corp.example/team/mod");
 		(void)config_is_noproxy(&c, "");
 	} else {

@@ -47,6 +47,17 @@ static void render_upstreams(const struct config *c, char *buf, size_t len)
 	}
 }
 
+static void assert_same_rules(const struct config_policy_rule *a, int na,
+                              const struct config_policy_rule *b, int nb)
+{
+	assert_int_equal(na, nb);
+	for (int i = 0; i < na; i++) {
+		assert_string_equal(a[i].pattern, b[i].pattern);
+		assert_string_equal(a[i].version, b[i].version);
+		assert_string_equal(a[i].reason, b[i].reason);
+	}
+}
+
 static void assert_same_config(const struct config *a, const struct config *b)
 {
 	assert_string_equal(a->listen_host, b->listen_host);
@@ -100,6 +111,9 @@ static void assert_same_config(const struct config *a, const struct config *b)
 		assert_int_equal(a->routes[i].pool, b->routes[i].pool);
 	}
 	assert_string_equal(a->go_binary, b->go_binary);
+	assert_int_equal(a->offline, b->offline);
+	assert_same_rules(a->deny, a->n_deny, b->deny, b->n_deny);
+	assert_same_rules(a->allow, a->n_allow, b->allow, b->n_allow);
 }
 
 static void clear_env(void)
@@ -834,14 +848,16 @@ static const struct ini_error_case ini_error_tests[] = {
     /* structure */
     {"[bogus]\n", 1,
      "unknown section [bogus] (known: [server], [upstream], [cache], "
-     "[timeouts], [breaker], [admin], [sumdb], [log], [pool \"NAME\"], [route])"},
+     "[timeouts], [breaker], [admin], [sumdb], [log], [pool \"NAME\"], [route], [deny], "
+     "[allow])"},
     {"[server]\nworkers = 2\n[bogus]\n", 3, "unknown section [bogus]"},
     {"[server]\nworkers = 2\n[nope]", 3, "unknown section [nope]"},
     {"[Server]\nworkers = 2\n", 1, "unknown section [Server]"},
     {"[ server ]\n", 1, "unknown section [ server ]"},
     {"[server]\n  [bogus]\n", 2, "unknown section [bogus]"},
     {"[server]\nbogus = 1\n", 2,
-     "unknown key 'bogus' in [server] (known: listen, cache, workers, max_connections)"},
+     "unknown key 'bogus' in [server] (known: listen, cache, workers, max_connections, "
+     "offline)"},
     {"[upstream]\nlisten = :80\n", 2,
      "unknown key 'listen' in [upstream] (known: proxy, noproxy, netrc)"},
     {"[cache]\nttl = 1s\n", 2, "unknown key 'ttl' in [cache] (known: list_ttl, negative_ttl)"},
@@ -902,11 +918,12 @@ static const struct ini_error_case ini_error_tests[] = {
     {"[timeouts]\nidle = 1.5s\n", 2, "[timeouts] idle: bad duration"},
 };
 
-static void test_ini_errors(void **state)
+/* Each case fails to load, on its line, with its message, and leaves the
+ * config as it was. */
+static void check_error_cases(const struct ini_error_case *cases, size_t n)
 {
-	(void)state;
-	for (size_t i = 0; i < sizeof(ini_error_tests) / sizeof(ini_error_tests[0]); i++) {
-		const struct ini_error_case *t = &ini_error_tests[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct ini_error_case *t = &cases[i];
 		struct config c, d;
 		char err[1024], prefix[32];
 		int rc = load(&c, t->text, err, sizeof(err));
@@ -920,6 +937,12 @@ static void test_ini_errors(void **state)
 		config_init_defaults(&d);
 		assert_same_config(&c, &d); /* a failed load changes nothing */
 	}
+}
+
+static void test_ini_errors(void **state)
+{
+	(void)state;
+	check_error_cases(ini_error_tests, sizeof(ini_error_tests) / sizeof(ini_error_tests[0]));
 }
 
 static void test_ini_error_keeps_config(void **state)
@@ -947,7 +970,8 @@ static void test_ini_error_keeps_config(void **state)
 	assert_string_equal(
 	    err,
 	    "<string>:1: unknown section [x] (known: [server], [upstream], "
-	    "[cache], [timeouts], [breaker], [admin], [sumdb], [log], [pool \"NAME\"], [route])");
+	    "[cache], [timeouts], [breaker], [admin], [sumdb], [log], [pool \"NAME\"], [route], "
+	    "[deny], [allow])");
 	/* a message longer than the buffer is cut, and terminated */
 	assert_int_equal(config_load_string(&c, "[x]\n", "t.ini", err, 12), -1);
 	assert_string_equal(err, "t.ini:1: un");
@@ -1112,6 +1136,7 @@ static void test_dump_defaults(void **state)
 	                    "cache = /var/cache/modgate\n"
 	                    "workers = 2\n"
 	                    "max_connections = 4096\n"
+	                    "offline = off\n"
 	                    "\n"
 	                    "[upstream]\n"
 	                    "proxy = https://proxy.golang.org,direct\n"
@@ -2172,7 +2197,7 @@ static void test_example_file(void **state)
 		}
 		used += (size_t)snprintf(out + used, (1 << 20) - used, "%s\n", line);
 	}
-	assert_int_equal(keys, 31); /* every key of every section */
+	assert_int_equal(keys, 32); /* every key of every section */
 	c = d;
 	c.workers = 64; /* so the file has to set them back */
 	c.breaker.window_size = 512;
@@ -2598,6 +2623,153 @@ static void test_cred_dump(void **state)
 	unsetenv("MODGATE_T_BASIC");
 }
 
+/* ---- offline, [deny], [allow] ------------------------------------------------ */
+
+static void test_offline_key(void **state)
+{
+	struct config c;
+	char err[512];
+
+	(void)state;
+	config_init_defaults(&c);
+	assert_int_equal(c.offline, 0);
+	assert_int_equal(load(&c, "[server]\noffline = on\n", err, sizeof(err)), 0);
+	assert_int_equal(c.offline, 1);
+	roundtrip(&c);
+	assert_int_equal(load(&c, "[server]\noffline = off\n", err, sizeof(err)), 0);
+	assert_int_equal(c.offline, 0);
+}
+
+static const char policy_ini[] = "[deny]\n"
+                                 "example.com/x@v1.2.3 = known-bad release, see INC-123\n"
+                                 "example.com/y/ = abandoned; use example.com/z ; a comment\n"
+                                 "*.corp.example/*@v0.0.0-2023* = pre-2024 snapshots\n"
+                                 "example.com/x@v1.[45].* = CVE-2024-0001\n"
+                                 "[allow]\n"
+                                 "example.com = public fixtures\n"
+                                 "git.corp.example/team/* =\n";
+
+static void test_policy_sections(void **state)
+{
+	struct config c;
+	char err[512], *text;
+
+	(void)state;
+	if (load(&c, policy_ini, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.n_deny, 4);
+	assert_string_equal(c.deny[0].pattern, "example.com/x");
+	assert_string_equal(c.deny[0].version, "v1.2.3");
+	assert_string_equal(c.deny[0].reason, "known-bad release, see INC-123");
+	/* one trailing '/' dropped, as for routes; a ';' starts a comment only
+	 * after a blank */
+	assert_string_equal(c.deny[1].pattern, "example.com/y");
+	assert_string_equal(c.deny[1].version, "");
+	assert_string_equal(c.deny[1].reason, "abandoned; use example.com/z");
+	assert_string_equal(c.deny[2].pattern, "*.corp.example/*");
+	assert_string_equal(c.deny[2].version, "v0.0.0-2023*");
+	assert_string_equal(c.deny[3].version, "v1.[45].*");
+	assert_int_equal(c.n_allow, 2);
+	assert_string_equal(c.allow[0].pattern, "example.com");
+	assert_string_equal(c.allow[0].reason, "public fixtures");
+	assert_string_equal(c.allow[1].pattern, "git.corp.example/team/*");
+	assert_string_equal(c.allow[1].reason, "");
+
+	text = dump_to_string(&c);
+	assert_non_null(strstr(text, "\n[deny]\n"
+	                             "example.com/x@v1.2.3 = known-bad release, see INC-123\n"
+	                             "example.com/y = abandoned; use example.com/z\n"
+	                             "*.corp.example/*@v0.0.0-2023* = pre-2024 snapshots\n"
+	                             "example.com/x@v1.[45].* = CVE-2024-0001\n"
+	                             "\n[allow]\n"
+	                             "example.com = public fixtures\n"
+	                             "git.corp.example/team/* =\n"));
+	free(text);
+	roundtrip(&c);
+
+	/* The rules come from the file alone: loading another file drops them. */
+	assert_int_equal(
+	    config_load_string(&c, "[server]\nworkers = 3\n", "b.ini", err, sizeof(err)), 0);
+	assert_int_equal(c.n_deny, 0);
+	assert_int_equal(c.n_allow, 0);
+}
+
+static const struct ini_error_case policy_error_tests[] = {
+    /* patterns */
+    {"[deny]\nexample.com/[x = bad\n", 2, "[deny] bad pattern \"example.com/[x\""},
+    {"[deny]\nexample.com/x\\ = bad\n", 2, "[deny] bad pattern"},
+    {"[allow]\nexample.com/[ =\n", 2, "[allow] bad pattern"},
+    {"[deny]\n@v1.0.0 = bad\n", 2, "[deny] empty pattern"},
+    {"[deny]\na,b = bad\n", 2, "one pattern per route"},
+    {"[deny]\nexample.com// = bad\n", 2, "ends with an empty path element"},
+    /* versions */
+    {"[deny]\nexample.com/x@ = bad\n", 2, "[deny] example.com/x@: empty version after '@'"},
+    {"[deny]\nexample.com/x@v1.[ = bad\n", 2, "malformed version pattern \"v1.[\""},
+    {"[deny]\nexample.com/x@v1.2 = bad\n", 2, "\"v1.2\" is not a canonical version"},
+    {"[deny]\nexample.com/x@1.2.* = bad\n", 2, "versions start with v"},
+    {"[deny]\nexample.com/x@v1/2 = bad\n", 2, "contains a blank, control character, '/'"},
+    {"[deny]\nexample.com/x@v1@v2 = bad\n", 2, "contains a blank, control character, '/'"},
+    {"[deny]\nexample.com/x@v1.0.0-this-is-a-very-long-pre-release-name-indeed-yes-really-"
+     "long = bad\n",
+     2, "version pattern longer than 63 bytes"},
+    {"[allow]\nexample.com/x@v1.0.0 = ok\n", 2, "allow lists modules, not versions"},
+    /* reasons */
+    {"[deny]\nexample.com/x =\n", 2, "[deny] example.com/x: empty reason"},
+    {"[deny]\nexample.com/x = ; only a comment\n", 2, "empty reason"},
+    {"[deny]\nexample.com/x = \"quoted\"\n", 2, "values are not quoted"},
+    /* structure */
+    {"[deny]\na = x\n[deny]\nb = y\n", 3, "a second [deny] section (the first is on line 1)"},
+    {"[allow]\na =\n[server]\nworkers = 2\n[allow]\n", 5, "a second [allow] section"},
+    {"[deny]\nexample.com/x@v1.0.0 = a\nexample.com/x@v1.0.0 = b\n", 3,
+     "[deny] duplicate rule for example.com/x@v1.0.0 (first on line 2)"},
+    {"[deny]\nexample.com/x/@v1.0.0 = a\nexample.com/x@v1.0.0 = b\n", 3, "duplicate rule"},
+    {"[server]\nworkers = 2\n[allow]\n; nothing yet\n", 3, "[allow] has no patterns"},
+    /* offline */
+    {"[server]\noffline = yes\n", 2, "[server] offline: \"yes\" is neither on nor off"},
+    {"[server]\noffline = on\noffline = off\n", 3, "duplicate key 'offline'"},
+    {"[server]\nofline = on\n", 2,
+     "unknown key 'ofline' in [server] (known: listen, cache, "
+     "workers, max_connections, offline)"},
+};
+
+static void test_policy_errors(void **state)
+{
+	(void)state;
+	check_error_cases(policy_error_tests,
+	                  sizeof(policy_error_tests) / sizeof(policy_error_tests[0]));
+}
+
+/* A control character in a reason (here a tab: the reader takes every other
+ * byte as part of the line) is refused; so is a rule past the limit. */
+static void test_policy_limits(void **state)
+{
+	struct config c;
+	char err[1024], *text = calloc(1, 1 << 16);
+	size_t used;
+
+	(void)state;
+	assert_non_null(text);
+	assert_int_equal(load(&c, "[deny]\nexample.com/x = a\tb\n", err, sizeof(err)), -1);
+	assert_non_null(
+	    strstr(err, "t.ini:2: [deny] example.com/x: control character in the reason"));
+
+	used = (size_t)snprintf(text, 1 << 16, "[deny]\n");
+	for (int i = 0; i < CONFIG_MAX_DENY; i++)
+		used += (size_t)snprintf(text + used, (1 << 16) - used, "example.com/m%d = r\n", i);
+	assert_int_equal(load(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(c.n_deny, CONFIG_MAX_DENY);
+	snprintf(text + used, (1 << 16) - used, "example.com/one-too-many = r\n");
+	assert_int_equal(load(&c, text, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "[deny] more than 64 rules"));
+
+	memset(text, 'r', CONFIG_REASON_MAX + 20);
+	memcpy(text, "[deny]\na = ", 11);
+	text[CONFIG_REASON_MAX + 20] = '\0';
+	assert_int_equal(load(&c, text, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "reason longer than 199 bytes"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2640,6 +2812,10 @@ int main(void)
 	    cmocka_unit_test(test_cred_netrc),
 	    cmocka_unit_test(test_cred_env),
 	    cmocka_unit_test(test_cred_dump),
+	    cmocka_unit_test(test_offline_key),
+	    cmocka_unit_test(test_policy_sections),
+	    cmocka_unit_test(test_policy_errors),
+	    cmocka_unit_test(test_policy_limits),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, group_setup, group_teardown);
