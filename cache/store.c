@@ -483,3 +483,53 @@ int cache_quarantine(struct cache_store *s, const char *name, const char *json, 
 	}
 	return cache_put_file(s, rec, json, json_len, err, errlen);
 }
+
+/* Adds up the regular files below the folder dfd (taken, closed here). */
+static void usage_walk(int dfd, int depth, uint64_t *bytes, uint64_t *objects)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	struct stat st;
+
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		/* No module path element starts with a dot: those are modgate's. */
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(st.st_mode)) {
+			*bytes += (uint64_t)st.st_size;
+			(*objects)++;
+		} else if (S_ISDIR(st.st_mode) && depth < 64) {
+			int sub = openat(dirfd(d), de->d_name,
+			                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0)
+				usage_walk(sub, depth + 1, bytes, objects);
+		}
+	}
+	closedir(d);
+}
+
+void cache_usage_scan(struct cache_store *s, uint64_t *bytes, uint64_t *objects)
+{
+	int fd = openat(root_of(s), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	*bytes = *objects = 0;
+	if (fd >= 0)
+		usage_walk(fd, 0, bytes, objects);
+}
+
+int cache_disk_free(struct cache_store *s, uint64_t *bytes)
+{
+	struct statvfs vfs;
+
+	if (fstatvfs(root_of(s), &vfs) < 0)
+		return -1;
+	*bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+	return 0;
+}

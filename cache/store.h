@@ -24,6 +24,7 @@
 #define MODGATE_CACHE_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -112,5 +113,14 @@ ssize_t cache_get_file(struct cache_store *s, const char *rel, void *buf, size_t
  * 0, or -1 with err. Blocking: worker thread. */
 int cache_quarantine(struct cache_store *s, const char *name, const char *json, size_t json_len,
                      char *stem, size_t stemlen, char *err, size_t errlen);
+
+/* Sums the size and count of the committed objects (the GOPROXY tree,
+ * without modgate's dot-folders). Blocking (a walk of the whole cache):
+ * worker thread. */
+void cache_usage_scan(struct cache_store *s, uint64_t *bytes, uint64_t *objects);
+
+/* Bytes free for unprivileged writers on the cache's file system. 0, or -1.
+ * One system call: any thread. */
+int cache_disk_free(struct cache_store *s, uint64_t *bytes);
 
 #endif

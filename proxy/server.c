@@ -66,6 +66,10 @@ struct server {
 	struct admin *admin;      /* NULL when [admin] listen = off */
 	struct event *root_check; /* each second: has `modgate restore` swapped the cache? */
 	int root_check_failing;   /* warned once until the check succeeds again */
+	int usage_running;        /* a cache usage scan is on a worker */
+	int usage_known;          /* one has finished */
+	uint64_t usage_bytes, usage_objects;
+	int64_t usage_at_ms; /* when the last walk finished */
 	struct metrics metrics;
 	uint64_t id_seed, id_seq; /* request ids made here */
 };
@@ -654,14 +658,76 @@ static void refuse_route(evhtp_request_t *req, enum pool_route route, const char
 	}
 }
 
+/* The cache's size and object count, for /metrics: a walk of the whole
+ * tree, so on a worker, started by a scrape when the last figures are older
+ * than this (the scrape shows the last finished walk). */
+#define USAGE_MAX_AGE_MS 2000
+
+struct usage_job {
+	struct server *srv;
+	uint64_t bytes, objects;
+};
+
+static void usage_run(void *arg)
+{
+	struct usage_job *j = arg;
+
+	cache_usage_scan(j->srv->env.store, &j->bytes, &j->objects);
+}
+
+static void usage_done(void *arg)
+{
+	struct usage_job *j = arg;
+
+	j->srv->usage_bytes = j->bytes;
+	j->srv->usage_objects = j->objects;
+	j->srv->usage_known = 1;
+	j->srv->usage_running = 0;
+	j->srv->usage_at_ms = flight_now_ms();
+	free(j);
+}
+
+static void start_usage_scan(struct server *s)
+{
+	struct usage_job *j;
+
+	if (s->usage_running || !(j = calloc(1, sizeof(*j))))
+		return;
+	j->srv = s;
+	if (worker_submit(s->env.workers, usage_run, usage_done, j) < 0) {
+		free(j);
+		return;
+	}
+	s->usage_running = 1;
+}
+
 /* GET /metrics on the admin listener. */
 static void write_metrics(void *arg, struct evbuffer *out)
 {
 	struct server *s = arg;
+	uint64_t free_bytes = 0;
 
 	metrics_write(&s->metrics, &s->pools, s->env.joins, s->env.upstream_requests, s->env.store,
 	              flight_now_ms(), out);
 	verify_write_metrics(s->env.verify, out);
+	if (!s->usage_known || flight_now_ms() - s->usage_at_ms > USAGE_MAX_AGE_MS)
+		start_usage_scan(s);
+	if (s->usage_known)
+		evbuffer_add_printf(
+		    out,
+		    "# HELP modgate_cache_size_bytes Bytes of committed objects "
+		    "(scanned each minute).\n# TYPE modgate_cache_size_bytes gauge\n"
+		    "modgate_cache_size_bytes %llu\n"
+		    "# HELP modgate_cache_objects Committed objects (scanned each "
+		    "minute).\n# TYPE modgate_cache_objects gauge\n"
+		    "modgate_cache_objects %llu\n",
+		    (unsigned long long)s->usage_bytes, (unsigned long long)s->usage_objects);
+	if (cache_disk_free(s->env.store, &free_bytes) == 0)
+		evbuffer_add_printf(out,
+		                    "# HELP modgate_disk_free_bytes Free bytes on the cache's file "
+		                    "system.\n# TYPE modgate_disk_free_bytes gauge\n"
+		                    "modgate_disk_free_bytes %llu\n",
+		                    (unsigned long long)free_bytes);
 }
 
 /* Free space under which the cache is "not ready": writes would fail soon. */

@@ -484,3 +484,37 @@ func logShows(m *modgate, s string) bool {
 	}
 	return false
 }
+
+// The cache gauges: modgate_cache_objects and modgate_cache_size_bytes
+// agree with the GOPROXY tree on disk (modgate's dot-folders left out),
+// and the free disk space is reported.
+func TestCacheGauges(t *testing.T) {
+	u := newUpstream(t)
+	m := startModgate(t, options{proxy: u.URL()})
+	download(t, goEnv(t, m.URL), "example.com/fix/a@v1.1.0")
+	var files, size int64
+	eventually(t, "the cache gauges to match the disk", func() bool {
+		files, size = 0, 0
+		filepath.WalkDir(m.CacheDir, func(p string, de fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if de.IsDir() && strings.HasPrefix(de.Name(), ".") {
+				return filepath.SkipDir
+			}
+			if de.Type().IsRegular() {
+				info, _ := de.Info()
+				files++
+				size += info.Size()
+			}
+			return nil
+		})
+		body := metricsText(t, m)
+		return strings.Contains(body, fmt.Sprintf("modgate_cache_objects %d\n", files)) &&
+			strings.Contains(body, fmt.Sprintf("modgate_cache_size_bytes %d\n", size)) &&
+			strings.Contains(body, "modgate_disk_free_bytes ")
+	})
+	if files < 3 {
+		t.Errorf("only %d files cached", files)
+	}
+}
