@@ -44,6 +44,7 @@
 #define CONFIG_DEFAULT_FIRST_BYTE_TIMEOUT_MS 15000
 #define CONFIG_DEFAULT_METADATA_TIMEOUT_MS 30000 /* one metadata transfer, start to end */
 #define CONFIG_DEFAULT_BUDGET_MS 60000           /* a request's wait for any upstream */
+#define CONFIG_DEFAULT_STOP_TIMEOUT_MS 30000     /* SIGTERM: in-flight requests' last chance */
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_MS 30000
 #define CONFIG_DEFAULT_WORKERS 2
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 4096
@@ -232,6 +233,7 @@ struct config {
 	int log_json;
 	char log_output[CONFIG_PATH_MAX];
 	int max_connections; /* client connections open at once */
+	int stop_timeout_ms; /* at SIGTERM, how long in-flight requests may still take */
 
 	/* The circuit breaker settings of every pool upstream ([breaker]);
 	 * breaker_config_check accepts them once loaded. */

@@ -1234,6 +1234,8 @@ static const struct config_key keys[] = {
     {"server", "listen", KEY_LISTEN, 0, 0, 0, 0},
     {"server", "cache", KEY_PATH, FIELD(cache_dir), 0, 0},
     {"server", "workers", KEY_INT, FIELD(workers), CONFIG_WORKERS_MIN, CONFIG_WORKERS_MAX},
+    {"server", "stop_timeout", KEY_TIMEOUT, FIELD(stop_timeout_ms), CONFIG_TIMEOUT_MIN_MS,
+     CONFIG_TIMEOUT_MAX_MS},
     {"server", "max_connections", KEY_INT, FIELD(max_connections), CONFIG_MAX_CONNECTIONS_MIN,
      CONFIG_MAX_CONNECTIONS_MAX},
     {"server", "offline", KEY_ONOFF, FIELD(offline), 0, 0},
@@ -2686,6 +2688,7 @@ void config_init_defaults(struct config *c)
 	c->budget_ms = CONFIG_DEFAULT_BUDGET_MS;
 	c->idle_timeout_ms = CONFIG_DEFAULT_IDLE_TIMEOUT_MS;
 	c->workers = CONFIG_DEFAULT_WORKERS;
+	c->stop_timeout_ms = CONFIG_DEFAULT_STOP_TIMEOUT_MS;
 	c->log_level = 1; /* info */
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
 	breaker_config_default(&c->breaker);

@@ -59,13 +59,21 @@ static void usage(FILE *out)
 	    "read with the go command's syntax and meaning.\n");
 }
 
+/* The first SIGTERM or SIGINT stops gracefully (in-flight requests
+ * finish, up to [server] stop_timeout); a second one stops at once. */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
-	struct event_base *base = arg;
+	struct server *srv = arg;
+	static int signals;
 
 	(void)what;
-	log_info("signal %d: stopping", (int)sig);
-	event_base_loopexit(base, NULL);
+	if (signals++ == 0) {
+		log_info("signal %d: stopping", (int)sig);
+		server_stop(srv);
+		return;
+	}
+	log_info("signal %d again: stopping now", (int)sig);
+	event_base_loopexit(server_base(srv), NULL);
 }
 
 /* The credential an upstream's 1-based cred index names, or NULL. */
@@ -103,8 +111,8 @@ static int serve(const struct config *cfg)
 		curl_global_cleanup();
 		return 1;
 	}
-	sigint = evsignal_new(base, SIGINT, on_signal, base);
-	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+	sigint = evsignal_new(base, SIGINT, on_signal, srv);
+	sigterm = evsignal_new(base, SIGTERM, on_signal, srv);
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
 	for (i = 0; cfg->n_pools == 0 && i < cfg->n_upstreams; i++) {

@@ -70,6 +70,10 @@ struct server {
 	int usage_known;          /* one has finished */
 	uint64_t usage_bytes, usage_objects;
 	int64_t usage_at_ms; /* when the last walk finished */
+	long active;         /* requests started and not finished (access lines owed) */
+	int stopping;        /* server_stop ran: the listener is closed */
+	int64_t stop_deadline_ms;
+	struct event *stop_check;
 	struct metrics metrics;
 	uint64_t id_seed, id_seq; /* request ids made here */
 };
@@ -397,6 +401,7 @@ static void account(struct access *a, evhtp_request_t *req, int status)
 	const char *path = req->uri && req->uri->path ? req->uri->path->full : NULL;
 	uint64_t bytes = len && !is_head(req) ? strtoull(len, NULL, 10) : 0;
 
+	a->srv->active--;
 	metrics_request(&a->srv->metrics, path, status, cache, bytes);
 	access_log(a, req, path, status, cache, bytes);
 }
@@ -701,6 +706,40 @@ static void start_usage_scan(struct server *s)
 	s->usage_running = 1;
 }
 
+/* Checks, while stopping, whether the last request has finished. */
+static void on_stop_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->active > 0 && flight_now_ms() < s->stop_deadline_ms)
+		return;
+	if (s->active > 0)
+		log_warn("stop: %ld requests still running after %d ms; closing them", s->active,
+		         s->cfg.stop_timeout_ms);
+	event_base_loopexit(s->base, NULL);
+}
+
+struct event_base *server_base(const struct server *s)
+{
+	return s->base;
+}
+
+void server_stop(struct server *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	evhtp_unbind_socket(s->htp);
+	s->stop_deadline_ms = flight_now_ms() + s->cfg.stop_timeout_ms;
+	log_info("stopping: no new connections; waiting for %ld requests (at most %d ms)",
+	         s->active, s->cfg.stop_timeout_ms);
+	s->stop_check = event_new(s->base, -1, EV_PERSIST, on_stop_check, s);
+	if (!s->stop_check || event_add(s->stop_check, &(struct timeval){.tv_usec = 50 * 1000}) < 0)
+		event_base_loopexit(s->base, NULL);
+}
+
 /* GET /metrics on the admin listener. */
 static void write_metrics(void *arg, struct evbuffer *out)
 {
@@ -869,6 +908,7 @@ static struct access *start_access(struct server *s, evhtp_request_t *req)
 		return NULL;
 	a->srv = s;
 	a->start_ms = flight_now_ms();
+	s->active++;
 	if (n > 0 && n <= 64 &&
 	    strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") ==
 	        n)
@@ -1204,10 +1244,13 @@ void server_free(struct server *s)
 		return;
 	if (s->root_check)
 		event_free(s->root_check);
+	if (s->stop_check)
+		event_free(s->stop_check);
 	admin_free(s->admin);
 	conn_set_close_all(&s->clients);
 	if (s->htp) {
-		evhtp_unbind_socket(s->htp);
+		if (!s->stopping)
+			evhtp_unbind_socket(s->htp);
 		evhtp_free(s->htp);
 	}
 	if (s->env.flights)

@@ -30,6 +30,14 @@ int server_admin_port(const struct server *s);
 
 /* Stops listening, cancels fetches, waits for pending commits and frees
  * everything. Call after the loop has stopped. */
+/* Graceful stop: closes the listener (new connections are refused), lets
+ * the requests in flight finish, and ends the event loop once none is left
+ * or after cfg's stop_timeout. Loop thread; idempotent. */
+void server_stop(struct server *s);
+
+/* The event loop s runs on (borrowed). */
+struct event_base *server_base(const struct server *s);
+
 void server_free(struct server *s);
 
 #endif

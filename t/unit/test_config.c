@@ -856,7 +856,8 @@ static const struct ini_error_case ini_error_tests[] = {
     {"[ server ]\n", 1, "unknown section [ server ]"},
     {"[server]\n  [bogus]\n", 2, "unknown section [bogus]"},
     {"[server]\nbogus = 1\n", 2,
-     "unknown key 'bogus' in [server] (known: listen, cache, workers, max_connections, "
+     "unknown key 'bogus' in [server] (known: listen, cache, workers, stop_timeout, "
+     "max_connections, "
      "offline)"},
     {"[upstream]\nlisten = :80\n", 2,
      "unknown key 'listen' in [upstream] (known: proxy, noproxy, netrc)"},
@@ -1135,6 +1136,7 @@ static void test_dump_defaults(void **state)
 	                    "listen = 127.0.0.1:8080\n"
 	                    "cache = /var/cache/modgate\n"
 	                    "workers = 2\n"
+	                    "stop_timeout = 30s\n"
 	                    "max_connections = 4096\n"
 	                    "offline = off\n"
 	                    "\n"
@@ -2197,7 +2199,7 @@ static void test_example_file(void **state)
 		}
 		used += (size_t)snprintf(out + used, (1 << 20) - used, "%s\n", line);
 	}
-	assert_int_equal(keys, 32); /* every key of every section */
+	assert_int_equal(keys, 33); /* every key of every section */
 	c = d;
 	c.workers = 64; /* so the file has to set them back */
 	c.breaker.window_size = 512;
@@ -2729,7 +2731,7 @@ static const struct ini_error_case policy_error_tests[] = {
     {"[server]\noffline = on\noffline = off\n", 3, "duplicate key 'offline'"},
     {"[server]\nofline = on\n", 2,
      "unknown key 'ofline' in [server] (known: listen, cache, "
-     "workers, max_connections, offline)"},
+     "workers, stop_timeout, max_connections, offline)"},
 };
 
 static void test_policy_errors(void **state)
