@@ -1048,9 +1048,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 	if (s->cfg.offline) {
 		/* Never an upstream, a child go command or the negative cache
 		 * (whose answers came from upstreams): what is not here is not
-		 * to be had. */
-		if (fd >= 0)
-			close(fd);
+		 * to be had. (A cached copy, fresh or not, was served above.) */
 		refuse_offline(s, req, &mp, sumdb, path);
 		return;
 	}
