@@ -6,6 +6,7 @@
  * given with --config, and the --listen / --cache-dir flags.
  */
 #include "proxy/cachetool.h"
+#include "proxy/warm.h"
 #include "proxy/config.h"
 #include "proxy/ctl.h"
 #include "proxy/fsck.h"
@@ -35,6 +36,10 @@ static void usage(FILE *out)
 	    "                                   recorded hash and the checksum database;\n"
 	    "                                   quarantine what fails; exit 1 on any finding\n"
 	    "       modgate hash FILE...        the h1: hash of a module zip or go.mod file\n"
+	    "       modgate warm [--server URL] [--parallel N] FILE...\n"
+	    "                                   fetch every module version a go.sum, go.mod or\n"
+	    "                                   `go list -m -json all` output names through the\n"
+	    "                                   running modgate (default: its listen address)\n"
 	    "       modgate snapshot NAME       hard-link snapshot of the cache (.snapshots/NAME)\n"
 	    "       modgate snapshots           list the snapshots\n"
 	    "       modgate restore NAME        make a snapshot the live cache, atomically\n"
@@ -175,10 +180,14 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {"admin", required_argument, NULL, 'a'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"server", required_argument, NULL, 'S'},
+	    {"parallel", required_argument, NULL, 'P'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct config cfg;
 	const char *config_file = NULL, *listen = NULL, *cache_dir = NULL, *admin = NULL;
+	const char *server = NULL;
+	int parallel = 8;
 	const char *command = "serve";
 	enum log_level level = LOG_INFO;
 	char err[1024];
@@ -189,6 +198,16 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'c':
 			config_file = optarg;
+			break;
+		case 'S':
+			server = optarg;
+			break;
+		case 'P':
+			parallel = atoi(optarg);
+			if (parallel < 1 || parallel > 64) {
+				fprintf(stderr, "modgate: --parallel takes 1 to 64\n");
+				return 2;
+			}
 			break;
 		case 'l':
 			listen = optarg;
@@ -235,12 +254,14 @@ int main(int argc, char **argv)
 	if (strcmp(command, "hash") == 0)
 		return optind < argc ? fsck_hash(argc - optind, argv + optind) : (usage(stderr), 2);
 	if (strcmp(command, "serve") != 0 && strcmp(command, "upstream") != 0 &&
-	    strcmp(command, "fsck") != 0 && !cachetool_is_command(command)) {
+	    strcmp(command, "fsck") != 0 && strcmp(command, "warm") != 0 &&
+	    !cachetool_is_command(command)) {
 		fprintf(stderr, "modgate: unknown command %s\n", command);
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(command, "upstream") != 0 && !cachetool_is_command(command) && optind < argc) {
+	if (strcmp(command, "upstream") != 0 && strcmp(command, "warm") != 0 &&
+	    !cachetool_is_command(command) && optind < argc) {
 		fprintf(stderr, "modgate: %s takes no arguments (%s)\n", command, argv[optind]);
 		return 2;
 	}
@@ -281,6 +302,20 @@ int main(int argc, char **argv)
 	log_set_level(level_given ? level : (enum log_level)cfg.log_level);
 	if (strcmp(command, "fsck") == 0)
 		return fsck_run(&cfg);
+	if (strcmp(command, "warm") == 0) {
+		char url[CONFIG_HOST_MAX + 32];
+
+		if (optind >= argc) {
+			fprintf(stderr,
+			        "modgate warm: name go.sum, go.mod or `go list -m -json all` "
+			        "files (- for stdin)\n");
+			return 2;
+		}
+		snprintf(url, sizeof(url),
+		         strchr(cfg.listen_host, ':') ? "http://[%s]:%d" : "http://%s:%d",
+		         cfg.listen_host[0] ? cfg.listen_host : "127.0.0.1", cfg.listen_port);
+		return warm_run(server ? server : url, parallel, argc - optind, argv + optind);
+	}
 	if (cachetool_is_command(command))
 		return cachetool_run(&cfg, command, argc - optind, argv + optind);
 	if (check_only) {
