@@ -43,7 +43,7 @@ UNIT_BINS := $(UNIT_SRCS:t/unit/%.c=$(B)/t/%)
 # Debian packages: what the build needs, and what the tests and bench add.
 DEB_BUILD := gcc make pkg-config libevent-dev libevhtp-dev libcurl4-openssl-dev libssl-dev \
              libjansson-dev libinih-dev libzip-dev zlib1g-dev
-DEB_TEST  := $(DEB_BUILD) libcmocka-dev clang libclang-rt-14-dev clang-format git ca-certificates
+DEB_TEST  := $(DEB_BUILD) libcmocka-dev clang libclang-rt-14-dev clang-format git ca-certificates chromium
 DEB_BENCH := nginx-light wrk
 
 .PHONY: all run test test-unit test-integration test-san test-live bench fuzz \

@@ -24,6 +24,8 @@ struct admin {
 	struct pool_set *pools;
 	admin_metrics_fn metrics;
 	void *metrics_arg;
+	admin_metrics_fn page; /* GET /: the status page, or NULL */
+	void *page_arg;
 	struct conn_set conns;
 	int port;
 };
@@ -273,6 +275,16 @@ static void on_request(evhtp_request_t *req, void *arg)
 		evhtp_send_reply(req, 200);
 		return;
 	}
+	if (strcmp(path, "/") == 0 && a->page && (m == htp_method_GET || m == htp_method_HEAD)) {
+		evhtp_headers_add_header(
+		    req->headers_out,
+		    evhtp_header_new("Content-Type", "text/html; charset=utf-8", 0, 0));
+		evhtp_headers_add_header(req->headers_out,
+		                         evhtp_header_new("Cache-Control", "no-store", 0, 0));
+		a->page(a->page_arg, req->buffer_out);
+		evhtp_send_reply(req, 200);
+		return;
+	}
 	if (strcmp(path, "/upstreams") == 0 && (m == htp_method_GET || m == htp_method_HEAD)) {
 		if (wants_json(req))
 			status_json(a, req, flight_now_ms());
@@ -291,7 +303,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 		}
 	}
 	reply_line(req, 404,
-	           "modgate admin: GET /metrics, GET /upstreams, POST "
+	           "modgate admin: GET / (status page), GET /metrics, GET /upstreams, POST "
 	           "/upstreams/{drain,undrain,open,close,auto}?name=UPSTREAM");
 }
 
@@ -324,6 +336,12 @@ struct admin *admin_new(struct event_base *base, struct pool_set *pools, admin_m
 	}
 	a->port = conn_listener_port(a->htp);
 	return a;
+}
+
+void admin_set_page(struct admin *a, admin_metrics_fn page, void *arg)
+{
+	a->page = page;
+	a->page_arg = arg;
 }
 
 int admin_port(const struct admin *a)

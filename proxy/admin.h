@@ -37,6 +37,9 @@ typedef void (*admin_metrics_fn)(void *arg, struct evbuffer *out);
 struct admin *admin_new(struct event_base *base, struct pool_set *pools, admin_metrics_fn metrics,
                         void *metrics_arg, const char *host, int port, char *err, size_t errlen);
 
+/* page(arg, out) answers GET / with the status page's HTML. */
+void admin_set_page(struct admin *a, admin_metrics_fn page, void *arg);
+
 /* The port bound. */
 int admin_port(const struct admin *a);
 

@@ -32,6 +32,7 @@
 #include "proxy/pool.h"
 #include "proxy/strmap.h"
 #include "proxy/worker.h"
+#include "proxy/statuspage.h"
 #include "proxy/verify.h"
 #include "sumdb/proxypath.h"
 
@@ -740,6 +741,29 @@ void server_stop(struct server *s)
 		event_base_loopexit(s->base, NULL);
 }
 
+/* GET / on the admin listener: the status page. */
+static void write_page(void *arg, struct evbuffer *out)
+{
+	struct server *s = arg;
+	struct statuspage_info in = {
+	    .cache_dir = s->cfg.cache_dir,
+	    .usage_known = s->usage_known,
+	    .cache_bytes = s->usage_bytes,
+	    .cache_objects = s->usage_objects,
+	    .hits = s->metrics.cache[METRICS_HIT],
+	    .misses = s->metrics.cache[METRICS_MISS],
+	    .stale = s->metrics.cache[METRICS_STALE],
+	    .negative = s->metrics.cache[METRICS_NEGATIVE],
+	    .offline = s->cfg.offline,
+	};
+
+	if (!s->usage_known || flight_now_ms() - s->usage_at_ms > USAGE_MAX_AGE_MS)
+		start_usage_scan(s);
+	in.disk_known = cache_disk_free(s->env.store, &in.disk_free) == 0;
+	verify_stats(s->env.verify, &in.verify);
+	statuspage_write(out, &s->pools, &in, flight_now_ms());
+}
+
 /* GET /metrics on the admin listener. */
 static void write_metrics(void *arg, struct evbuffer *out)
 {
@@ -1219,6 +1243,7 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 		                     cfg->admin_port, err, errlen);
 		if (!s->admin)
 			goto fail;
+		admin_set_page(s->admin, write_page, s);
 	}
 	return s;
 fail:
