@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -401,6 +402,39 @@ static void test_store_follows_restore(void **state)
 	cache_store_free(s);
 }
 
+/* The tools' lock excludes another holder, and a restore keeps it the
+ * same file, so a tool waiting on the old tree excludes one on the new. */
+static void test_tool_lock(void **state)
+{
+	struct cache_tool_stats st;
+	char err[512], pre[CACHE_SNAPSHOT_NAME_MAX + 1], path[400];
+	ino_t before;
+	int fd, other;
+
+	(void)state;
+	fd = cache_tool_lock(cache, err, sizeof(err));
+	assert_true(fd >= 0);
+	snprintf(path, sizeof(path), "%s/.lock", cache);
+	other = open(path, O_RDONLY);
+	assert_true(other >= 0);
+	assert_int_equal(flock(other, LOCK_EX | LOCK_NB), -1);
+	assert_int_equal(errno, EWOULDBLOCK);
+	close(fd);
+	assert_int_equal(flock(other, LOCK_EX | LOCK_NB), 0);
+	close(other);
+
+	before = inode(".lock");
+	assert_int_equal(cache_snapshot_create(cache, "s1", &st, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(cache_snapshot_restore(cache, "s1", 0, pre, sizeof(pre), &st, NULL, NULL,
+	                                        err, sizeof(err)),
+	                 0);
+	assert_true(inode(".lock") == before);
+
+	snprintf(path, sizeof(path), "%s/none", top);
+	assert_int_equal(cache_tool_lock(path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "none"));
+}
+
 static int n_removed;
 
 static void on_removed(void *arg, const char *rel)
@@ -495,6 +529,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_restore_parent_unwritable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restore_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_store_follows_restore, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tool_lock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_module, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_escaped, setup, teardown),
