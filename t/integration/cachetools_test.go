@@ -18,10 +18,21 @@ import (
 // code and output.
 func runTool(t *testing.T, args ...string) (int, string) {
 	t.Helper()
+	return runToolEnv(t, nil, args...)
+}
+
+// runToolEnv runs `modgate ARGS...` with env added to a clean environment
+// (bounded in time, leaks checked under ASan) and returns its exit code
+// and combined output.
+func runToolEnv(t *testing.T, env map[string]string, args ...string) (int, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(t), args...)
 	cmd.Env = append(cleanEnv(), "ASAN_OPTIONS=detect_leaks=1")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
