@@ -120,6 +120,17 @@ static int open_root(const char *root, char *err, size_t errlen)
 	return fd;
 }
 
+int cache_tool_lock(const char *root, char *err, size_t errlen)
+{
+	int root_fd = open_root(root, err, errlen), lock_fd;
+
+	if (root_fd < 0)
+		return -1;
+	lock_fd = lock_cache(root_fd, root, err, errlen);
+	close(root_fd);
+	return lock_fd;
+}
+
 /* A directory stream over a copy of fd, from its first entry: copies share
  * the read position, and an earlier walk may have left it at the end. */
 static DIR *dir_stream(int fd)

@@ -78,6 +78,12 @@ int cache_snapshot_restore(const char *root, const char *name, int settle_ms, ch
                            size_t prelen, struct cache_tool_stats *st, cache_progress_fn progress,
                            void *arg, char *err, size_t errlen);
 
+/* Takes the lock every cache tool holds while it works (flock on
+ * <root>/.lock; a restore keeps it the same file), waiting for the tool
+ * that has it (saying so on stderr): for other tools that must not overlap
+ * a restore, such as fsck. The descriptor to close to release it, or -1. */
+int cache_tool_lock(const char *root, char *err, size_t errlen);
+
 /* Called with each object purge removed (rel to root, borrowed). */
 typedef void (*cache_purge_fn)(void *arg, const char *rel);
 

@@ -7,6 +7,7 @@
 #include "cache/snapshot.h"
 #include "proxy/config.h"
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,9 +77,11 @@ void cachetool_usage(const char *command, FILE *out)
 		             "Safe while a server runs on the cache.\n");
 	else if (strcmp(command, "snapshots") == 0)
 		fprintf(out,
-		        "usage: modgate snapshots [-c FILE] [--cache-dir DIR]\n"
+		        "usage: modgate snapshots [-c FILE] [--cache-dir DIR] [--json]\n"
 		        "\n"
-		        "Lists the snapshots of the cache: name, created (UTC), objects, bytes.\n");
+		        "Lists the snapshots of the cache, oldest first: name, created (UTC),\n"
+		        "objects, bytes. --json: one JSON array of {name, created, objects,\n"
+		        "bytes} objects instead of the table.\n");
 	else if (strcmp(command, "restore") == 0)
 		fprintf(
 		    out,
@@ -119,15 +122,47 @@ static int snapshot(const char *root, const char *name)
 	return 0;
 }
 
-static int snapshots(const char *root)
+/* The list as one JSON array, for scripts (jansson escapes what it must). */
+static int snapshots_json(const struct cache_snapshot_info *list, int n)
+{
+	json_t *arr = json_array();
+	char when[32];
+	int i, rc = 0;
+
+	for (i = 0; arr && i < n; i++) {
+		struct tm tm;
+
+		gmtime_r(&list[i].created, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I}", "name",
+		                                         list[i].name, "created", when, "objects",
+		                                         (json_int_t)list[i].objects, "bytes",
+		                                         (json_int_t)list[i].bytes)) < 0)
+			rc = -1;
+	}
+	if (!arr || rc < 0 || json_dumpf(arr, stdout, JSON_INDENT(2)) < 0) {
+		fprintf(stderr, "modgate: snapshots: cannot write JSON\n");
+		rc = -1;
+	}
+	putchar('\n');
+	json_decref(arr);
+	return rc;
+}
+
+static int snapshots(const char *root, int json)
 {
 	struct cache_snapshot_info *list;
 	char err[1024], when[32];
-	int i, n = cache_snapshot_list(root, &list, err, sizeof(err));
+	int i, rc = 0, n = cache_snapshot_list(root, &list, err, sizeof(err));
 
 	if (n < 0) {
 		fprintf(stderr, "modgate: %s\n", err);
 		return 1;
+	}
+	if (json) {
+		rc = snapshots_json(list, n) < 0 ? 1 : 0;
+		free(list);
+		return rc;
 	}
 	printf("%-36s %-20s %10s %14s\n", "NAME", "CREATED", "OBJECTS", "BYTES");
 	for (i = 0; i < n; i++) {
@@ -139,7 +174,7 @@ static int snapshots(const char *root)
 		       list[i].bytes);
 	}
 	free(list);
-	return 0;
+	return rc;
 }
 
 static int restore(const char *root, const char *name)
@@ -189,18 +224,18 @@ static int purge(const char *root, const char *arg)
 	return 0;
 }
 
-int cachetool_run(const struct config *cfg, const char *command, int argc, char **argv)
+int cachetool_run(const struct config *cfg, const char *command, int argc, char **argv, int json)
 {
 	int want = strcmp(command, "snapshots") == 0 ? 0 : 1;
 
-	if (argc != want) {
+	if (argc != want || (json && strcmp(command, "snapshots") != 0)) {
 		cachetool_usage(command, stderr);
 		return 2;
 	}
 	if (strcmp(command, "snapshot") == 0)
 		return snapshot(cfg->cache_dir, argv[0]);
 	if (strcmp(command, "snapshots") == 0)
-		return snapshots(cfg->cache_dir);
+		return snapshots(cfg->cache_dir, json);
 	if (strcmp(command, "restore") == 0)
 		return restore(cfg->cache_dir, argv[0]);
 	return purge(cfg->cache_dir, argv[0]);

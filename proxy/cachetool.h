@@ -18,9 +18,10 @@ int cachetool_is_command(const char *command);
 void cachetool_usage(const char *command, FILE *out);
 
 /* Runs command with its arguments (argv[0..argc): after the command name,
- * options removed) on the cache of cfg (borrowed). Results to stdout,
+ * options removed) on the cache of cfg (borrowed); json (--json) asks
+ * `snapshots` for JSON and is bad usage elsewhere. Results to stdout,
  * progress to stderr when it is a terminal. The exit status: 0, 1 when it
  * failed or found nothing to do, 2 for bad usage. */
-int cachetool_run(const struct config *cfg, const char *command, int argc, char **argv);
+int cachetool_run(const struct config *cfg, const char *command, int argc, char **argv, int json);
 
 #endif

@@ -9,6 +9,7 @@
 #include "proxy/fsck.h"
 
 #include "cache/negcache.h"
+#include "cache/snapshot.h"
 #include "cache/store.h"
 #include "proxy/fetch.h"
 #include "proxy/flight.h"
@@ -165,7 +166,7 @@ int fsck_run(const struct config *cfg)
 {
 	struct fsck k = {0};
 	char err[1024];
-	int rc = 2;
+	int rc = 2, lock_fd = -1;
 	int64_t start = now_ms();
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
@@ -181,6 +182,9 @@ int fsck_run(const struct config *cfg)
 	k.env.pools = &k.pools;
 	k.env.store = cache_store_open(cfg->cache_dir, err, sizeof(err));
 	if (!k.env.store)
+		goto out;
+	/* Not beside a restore: its moves would land in the tree swapped out. */
+	if ((lock_fd = cache_tool_lock(cfg->cache_dir, err, sizeof(err))) < 0)
 		goto out;
 	k.env.neg = cache_neg_new(1000);
 	k.env.flights = strmap_new();
@@ -230,6 +234,8 @@ out:
 		cache_neg_free(k.env.neg);
 	if (k.env.store)
 		cache_store_free(k.env.store);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	for (size_t i = 0; i < k.n; i++)
 		free(k.rels[i]);
 	free(k.rels);

@@ -41,7 +41,7 @@ static void usage(FILE *out)
 	    "                                   `go list -m -json all` output names through the\n"
 	    "                                   running modgate (default: its listen address)\n"
 	    "       modgate snapshot NAME       hard-link snapshot of the cache (.snapshots/NAME)\n"
-	    "       modgate snapshots           list the snapshots\n"
+	    "       modgate snapshots [--json]  list the snapshots\n"
 	    "       modgate restore NAME        make a snapshot the live cache, atomically\n"
 	    "       modgate purge MODULE[@VERSION]  drop a module or a version from the cache\n"
 	    "                                   (modgate COMMAND --help: more on each)\n"
@@ -56,7 +56,8 @@ static void usage(FILE *out)
 	    "  -t, --test             check the configuration, print the result, exit\n"
 	    "      --admin ADDR:PORT  the admin endpoint, for modgate upstream ...\n"
 	    "                         (default: [admin] listen, 127.0.0.1:8081)\n"
-	    "      --json             modgate upstream status: JSON instead of a table\n"
+	    "      --json             modgate upstream status, modgate snapshots: JSON\n"
+	    "                         instead of a table\n"
 	    "  -h, --help             this text\n"
 	    "  -V, --version          print the version\n"
 	    "\n"
@@ -317,7 +318,7 @@ int main(int argc, char **argv)
 		return warm_run(server ? server : url, parallel, argc - optind, argv + optind);
 	}
 	if (cachetool_is_command(command))
-		return cachetool_run(&cfg, command, argc - optind, argv + optind);
+		return cachetool_run(&cfg, command, argc - optind, argv + optind, json);
 	if (check_only) {
 		config_dump(&cfg, stdout);
 		fprintf(stderr, "modgate: configuration %s is valid\n",

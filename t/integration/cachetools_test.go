@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,10 +18,21 @@ import (
 // code and output.
 func runTool(t *testing.T, args ...string) (int, string) {
 	t.Helper()
+	return runToolEnv(t, nil, args...)
+}
+
+// runToolEnv runs `modgate ARGS...` with env added to a clean environment
+// (bounded in time, leaks checked under ASan) and returns its exit code
+// and combined output.
+func runToolEnv(t *testing.T, env map[string]string, args ...string) (int, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(t), args...)
 	cmd.Env = append(cleanEnv(), "ASAN_OPTIONS=detect_leaks=1")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -78,13 +90,21 @@ func TestCacheToolsSnapshotPurgeRestore(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(m.CacheDir, ".sums", "example.com", "fix", "a", "@v", ver+".zip")); err != nil {
 		t.Errorf("purge removed the pin: %v", err)
 	}
+	// The go command (an empty module cache of its own) makes modgate ask
+	// the upstream again, and gets the same bytes.
 	u.ResetCounts()
-	st, h, body := get(t, m.URL+zipURL)
-	if st != 200 || h.Get("X-Modgate-Cache") != "MISS" || !bytes.Equal(body, want.Zip) || u.Count(zipURL) != 1 {
-		t.Fatalf("after purge: %d %q, upstream asked %d times", st, h.Get("X-Modgate-Cache"), u.Count(zipURL))
+	if d := download(t, goEnv(t, m.URL), mod+"@"+ver); d.Sum != want.Sum {
+		t.Errorf("go mod download after purge: %s, want %s", d.Sum, want.Sum)
+	}
+	if n := u.Count(zipURL); n != 1 {
+		t.Fatalf("after purge the upstream was asked for the zip %d times, want 1", n)
 	}
 	waitCached(t, cachePath(t, m.CacheDir, mod, ver, ".zip"))
-	if code, out := runTool(t, "purge", mod+"@"+ver, "--cache-dir", m.CacheDir); code != 0 || !strings.Contains(out, "purged example.com/fix/a@v1.1.0: 1 objects") {
+	st, h, body := get(t, m.URL+zipURL)
+	if st != 200 || h.Get("X-Modgate-Cache") != "HIT" || !bytes.Equal(body, want.Zip) || u.Count(zipURL) != 1 {
+		t.Fatalf("refetched zip: %d %q, upstream asked %d times", st, h.Get("X-Modgate-Cache"), u.Count(zipURL))
+	}
+	if code, out := runTool(t, "purge", mod+"@"+ver, "--cache-dir", m.CacheDir); code != 0 || !strings.Contains(out, "purged example.com/fix/a@v1.1.0: 3 objects") {
 		t.Fatalf("purge of a version: exit %d\n%s", code, out)
 	}
 	if code, out := runTool(t, "purge", "../etc", "--cache-dir", m.CacheDir); code != 1 || !strings.Contains(out, "malformed module path") {
@@ -122,6 +142,21 @@ func TestCacheToolsSnapshotPurgeRestore(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`(?m)^s1 +\S+ +[1-9][0-9]* +[1-9]`).MatchString(out) ||
 		!regexp.MustCompile(`(?m)^pre-restore-[0-9]{8}T[0-9]{6}Z `).MatchString(out) {
 		t.Errorf("snapshots: exit %d\n%s", code, out)
+	}
+	code, out = runTool(t, "snapshots", "--json", "-c", conf)
+	var list []struct {
+		Name, Created  string
+		Objects, Bytes int64
+	}
+	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list) != 2 {
+		t.Fatalf("snapshots --json: exit %d, %v\n%s", code, err, out)
+	}
+	if list[0].Name != "s1" || list[0].Objects < 3 || list[0].Bytes < int64(len(want.Zip)) ||
+		!strings.HasPrefix(list[1].Name, "pre-restore-") {
+		t.Errorf("snapshots --json: %+v", list)
+	}
+	if _, err := time.Parse(time.RFC3339, list[0].Created); err != nil {
+		t.Errorf("snapshots --json: created %q: %v", list[0].Created, err)
 	}
 
 	// The round trip leaves a cache fsck finds clean.

@@ -389,21 +389,7 @@ func runFsck(t *testing.T, cache, proxy string, env map[string]string) (int, str
 	if err := os.WriteFile(conf, []byte(ini), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), "fsck", "-c", conf)
-	cmd.Env = append(cleanEnv(), "ASAN_OPTIONS=detect_leaks=1")
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return code, string(out)
+	return runToolEnv(t, env, "fsck", "-c", conf)
 }
 
 // fsck, beside a running server: a clean cache passes; a byte flipped in a

@@ -13,10 +13,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char top[256];   /* the cache's parent */
@@ -254,6 +257,111 @@ static void test_restore(void **state)
 	assert_string_equal(get(".sums/example.com/m/@v/v2.0.0.mod"), "h1:new\n");
 }
 
+#define NOBODY 65534
+
+static int give_nobody(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return lchown(path, NOBODY, NOBODY);
+}
+
+/* The restore as a user who may write the cache but not its parent: 0
+ * when it was refused with the reason, else a code saying what went wrong.
+ * As root, in a child that becomes nobody (root writes anywhere). */
+static int restore_without_parent(void)
+{
+	struct cache_tool_stats st;
+	char err[512], pre[CACHE_SNAPSHOT_NAME_MAX + 1];
+	int status, rc;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		if (chmod(top, 0555) < 0)
+			return 10;
+		rc = cache_snapshot_restore(cache, "s1", 0, pre, sizeof(pre), &st, NULL, NULL, err,
+		                            sizeof(err));
+		chmod(top, 0700);
+		return rc == -1 && strstr(err, "must be writable") ? 0 : 11;
+	}
+	if (chmod(top, 0755) < 0 || nftw(cache, give_nobody, 16, FTW_PHYS) != 0)
+		return 12;
+	pid = fork();
+	if (pid < 0)
+		return 13;
+	if (pid == 0) {
+		if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+			_exit(14);
+		rc = cache_snapshot_restore(cache, "s1", 0, pre, sizeof(pre), &st, NULL, NULL, err,
+		                            sizeof(err));
+		if (rc != -1 || !strstr(err, "must be writable")) {
+			fprintf(stderr, "restore as nobody: %d %s\n", rc, err);
+			_exit(15);
+		}
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return 16;
+	return WEXITSTATUS(status);
+}
+
+/* The staging folder goes beside the cache: an unwritable parent is
+ * refused up front, with the reason, and the live cache is untouched. */
+static void test_restore_parent_unwritable(void **state)
+{
+	struct cache_tool_stats st;
+	char err[512];
+	struct stat before, after;
+	DIR *d;
+	struct dirent *de;
+
+	(void)state;
+	assert_int_equal(cache_snapshot_create(cache, "s1", &st, NULL, NULL, err, sizeof(err)), 0);
+	put("example.com/m/@v/v2.0.0.mod", "module example.com/m/v2\n");
+	assert_int_equal(stat(cache, &before), 0);
+	assert_int_equal(restore_without_parent(), 0);
+	assert_int_equal(stat(cache, &after), 0);
+	assert_true(before.st_ino == after.st_ino);
+	assert_string_equal(get("example.com/m/@v/v2.0.0.mod"), "module example.com/m/v2\n");
+	assert_string_equal(get(".sums/example.com/m/@v/v1.0.0.zip"), "h1:zip\n");
+	assert_true(exists(".snapshots/s1/example.com/m/@v/v1.0.0.zip"));
+	d = opendir(top);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		assert_null(strstr(de->d_name, ".restore-"));
+	closedir(d);
+}
+
+/* A cache that is the root of the file system has no parent to stage in;
+ * bad names and missing caches are refused before anything is touched. */
+static void test_restore_refused(void **state)
+{
+	struct cache_tool_stats st;
+	char err[512], pre[CACHE_SNAPSHOT_NAME_MAX + 1], missing[400];
+
+	(void)state;
+	assert_int_equal(cache_snapshot_restore("/", "s1", 0, pre, sizeof(pre), &st, NULL, NULL,
+	                                        err, sizeof(err)),
+	                 -1);
+	assert_non_null(strstr(err, "parent"));
+	assert_int_equal(cache_snapshot_restore(cache, "../cache", 0, pre, sizeof(pre), &st, NULL,
+	                                        NULL, err, sizeof(err)),
+	                 -1);
+	assert_int_equal(cache_snapshot_restore(cache, ".snapshots", 0, pre, sizeof(pre), &st, NULL,
+	                                        NULL, err, sizeof(err)),
+	                 -1);
+	snprintf(missing, sizeof(missing), "%s/none", top);
+	assert_int_equal(cache_snapshot_restore(missing, "s1", 0, pre, sizeof(pre), &st, NULL, NULL,
+	                                        err, sizeof(err)),
+	                 -1);
+	assert_non_null(strstr(err, "none"));
+	assert_int_equal(cache_snapshot_create(missing, "s1", &st, NULL, NULL, err, sizeof(err)),
+	                 -1);
+	assert_true(exists("example.com/m/@v/v1.0.0.zip"));
+	assert_false(exists(".snapshots"));
+}
+
 /* A store opened before a restore serves the restored tree once it checks,
  * and a temp file written before the switch still commits. */
 static void test_store_follows_restore(void **state)
@@ -292,6 +400,39 @@ static void test_store_follows_restore(void **state)
 	close(tfd);
 	assert_string_equal(get("example.com/late/@v/v1.0.0.mod"), "late");
 	cache_store_free(s);
+}
+
+/* The tools' lock excludes another holder, and a restore keeps it the
+ * same file, so a tool waiting on the old tree excludes one on the new. */
+static void test_tool_lock(void **state)
+{
+	struct cache_tool_stats st;
+	char err[512], pre[CACHE_SNAPSHOT_NAME_MAX + 1], path[400];
+	ino_t before;
+	int fd, other;
+
+	(void)state;
+	fd = cache_tool_lock(cache, err, sizeof(err));
+	assert_true(fd >= 0);
+	snprintf(path, sizeof(path), "%s/.lock", cache);
+	other = open(path, O_RDONLY);
+	assert_true(other >= 0);
+	assert_int_equal(flock(other, LOCK_EX | LOCK_NB), -1);
+	assert_int_equal(errno, EWOULDBLOCK);
+	close(fd);
+	assert_int_equal(flock(other, LOCK_EX | LOCK_NB), 0);
+	close(other);
+
+	before = inode(".lock");
+	assert_int_equal(cache_snapshot_create(cache, "s1", &st, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(cache_snapshot_restore(cache, "s1", 0, pre, sizeof(pre), &st, NULL, NULL,
+	                                        err, sizeof(err)),
+	                 0);
+	assert_true(inode(".lock") == before);
+
+	snprintf(path, sizeof(path), "%s/none", top);
+	assert_int_equal(cache_tool_lock(path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "none"));
 }
 
 static int n_removed;
@@ -385,7 +526,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_snapshot_links, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_empty, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restore_parent_unwritable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restore_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_store_follows_restore, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tool_lock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_module, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_escaped, setup, teardown),
