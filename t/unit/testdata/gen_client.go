@@ -332,8 +332,12 @@ func main() {
 			if code != 200 {
 				panic(fmt.Sprintf("%s: %d %s", path, code, body))
 			}
+			// The go command looks up the zip and the go.mod lines apart.
 			lines, err := cl.Lookup(m, v)
 			must(err)
+			modLines, err := cl.Lookup(m, v+"/go.mod")
+			must(err)
+			lines = append(lines, modLines...)
 			a := answer{log: s.log, n: s.n, id: id, path: path, esc: esc + "@" + escv, m: m, v: v, body: body}
 			for _, l := range lines {
 				f := strings.Fields(l)
