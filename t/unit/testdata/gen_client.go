@@ -473,10 +473,12 @@ func main() {
 		must(os.WriteFile(filepath.Join(dir, name), b, 0o644))
 	}
 	// A step: answer index (2 bytes), the answer's bytes (mode 0: as given,
-	// length-prefixed), then tiles all genuine-from-the-table (mode 'g').
+	// length-prefixed), then the count and modes of the tiles answered
+	// ('g': the recorded tile; the tiles not counted get it too).
 	step := func(idx int, body []byte, tileModes string) []byte {
 		b := []byte{byte(idx >> 8), byte(idx), 0, byte(len(body) >> 8), byte(len(body))}
 		b = append(b, body...)
+		b = append(b, byte(len(tileModes)))
 		return append(b, []byte(tileModes)...)
 	}
 	find := func(log int, n, id int64) int {
@@ -488,12 +490,15 @@ func main() {
 		panic("no answer")
 	}
 	i1, i2, i3 := find(0, 3, 2), find(0, 300, 256), find(0, 1000, 999)
-	seed("small", 0, step(i1, answers[i1].body, "gggg"))
-	seed("grow", 0, step(i1, answers[i1].body, "gggg"), step(i2, answers[i2].body, "gggg"),
-		step(i3, answers[i3].body, "gggggg"))
+	// The kept byte k is the note of stage k-1 (cv_stages: the genuine
+	// stages, then the fork's).
+	seed("small", 0, step(i1, answers[i1].body, "c"))
+	seed("grow", 0, step(i1, answers[i1].body, ""), step(i2, answers[i2].body, "gn"),
+		step(i2, answers[i2].body, "u"), step(i3, answers[i3].body, "xg"))
 	f := find(1, 1000, 512)
-	seed("fork", 6, step(f, answers[f].body, "gggggg"))
-	seed("forged", 0, step(find(0, 300, 50), forged, "gggg"))
-	seed("older", 7, step(i2, answers[i2].body, "gggggg"))
-	seed("notfound", 0, []byte{0, 0, 1})
+	seed("fork", 6, step(f, answers[f].body, "")) // kept: genuine 300
+	seed("forged", 0, step(find(0, 300, 50), forged, ""))
+	seed("older", 8, step(i2, answers[i2].body, ""), step(i1, answers[i1].body, "o")) // kept: genuine 1000
+	seed("badtile", 0, step(find(0, 300, 50), answers[find(0, 300, 50)].body, "\xff\x20\x00"+string(bad)))
+	seed("notfound", 0, []byte{0, 0, 1, 0, 0, 2})
 }
