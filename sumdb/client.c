@@ -129,7 +129,8 @@ int sumdb_parse_record(const char *msg, size_t len, int64_t *id, const char **te
 		return -1;
 	}
 	for (p = msg; p < nl; p++) {
-		if (*p < '0' || *p > '9') {
+		/* 19 digits can exceed int64 (strconv.ParseInt refuses it). */
+		if (*p < '0' || *p > '9' || v > (INT64_MAX - (*p - '0')) / 10) {
 			snprintf(err, errlen, "malformed record: bad record id");
 			return -1;
 		}
@@ -319,10 +320,20 @@ static void on_tile(void *arg, int status, const char *body, size_t len, int cac
 		finish(l);
 		return;
 	}
-	if (l->kept_generation != l->c->generation && l->restarts++ < MAX_RESTARTS) {
-		/* The kept head moved under us: prove against the new one. */
-		free_tiles(l);
-		start_tiles(l);
+	if (l->kept_generation != l->c->generation) {
+		/* The kept head moved under us: prove against the new one. A
+		 * proof against the old one would not show l's tree consistent
+		 * with the kept head it may replace. */
+		if (l->restarts++ < MAX_RESTARTS) {
+			free_tiles(l);
+			start_tiles(l);
+		} else {
+			set_result(l, SUMDB_UNAVAILABLE,
+			           "checksum database %s: its tree head moved %d times while "
+			           "the proof for %s was fetched",
+			           l->c->verifier.name, MAX_RESTARTS + 1, l->esc);
+			finish(l);
+		}
 		return;
 	}
 	prove(l);
