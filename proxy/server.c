@@ -778,11 +778,12 @@ static void write_metrics(void *arg, struct evbuffer *out)
 	if (s->usage_known)
 		evbuffer_add_printf(
 		    out,
-		    "# HELP modgate_cache_size_bytes Bytes of committed objects "
-		    "(scanned each minute).\n# TYPE modgate_cache_size_bytes gauge\n"
+		    "# HELP modgate_cache_size_bytes Bytes of committed objects, as of the "
+		    "last walk.\n# TYPE modgate_cache_size_bytes gauge\n"
 		    "modgate_cache_size_bytes %llu\n"
-		    "# HELP modgate_cache_objects Committed objects (scanned each "
-		    "minute).\n# TYPE modgate_cache_objects gauge\n"
+		    "# HELP modgate_cache_objects Committed objects, as of the last walk "
+		    "(a scrape starts one when it is over 2 s old).\n"
+		    "# TYPE modgate_cache_objects gauge\n"
 		    "modgate_cache_objects %llu\n",
 		    (unsigned long long)s->usage_bytes, (unsigned long long)s->usage_objects);
 	if (cache_disk_free(s->env.store, &free_bytes) == 0)
