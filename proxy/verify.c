@@ -389,9 +389,9 @@ static void db_tree_advanced(void *arg, const char *note, size_t len)
 	save_tree_next(v);
 }
 
-static void db_tile_verified(void *arg, const char *path, const uint8_t *data, size_t len)
+/* Caches a proven answer of the database at its path, where clients ask. */
+static void keep_proven(struct verify *v, const char *path, const void *data, size_t len)
 {
-	struct verify *v = arg;
 	char rel[FLIGHT_REL_MAX + 1];
 
 	if ((size_t)snprintf(rel, sizeof(rel), "sumdb/%s/%s", v->env->cfg->sumdb_name, path) <
@@ -399,17 +399,17 @@ static void db_tile_verified(void *arg, const char *path, const uint8_t *data, s
 		save_bytes(v, rel, data, len, 0);
 }
 
+static void db_tile_verified(void *arg, const char *path, const uint8_t *data, size_t len)
+{
+	keep_proven(arg, path, data, len);
+}
+
 /* Proven lookup answers are kept (replaced by each newer one) so that
  * clients looking a cached module up while every upstream is down get the
  * last good answer, served stale. */
 static void db_lookup_verified(void *arg, const char *path, const char *body, size_t len)
 {
-	struct verify *v = arg;
-	char rel[FLIGHT_REL_MAX + 1];
-
-	if ((size_t)snprintf(rel, sizeof(rel), "sumdb/%s/%s", v->env->cfg->sumdb_name, path) <
-	    sizeof(rel))
-		save_bytes(v, rel, body, len, 0);
+	keep_proven(arg, path, body, len);
 }
 
 /* ---- checking one flight's bytes ----------------------------------------- */
@@ -913,6 +913,37 @@ static void start_lookup(struct check *c, const char *esc)
 	}
 }
 
+/* c's rel, kind and use_sumdb are set: opens the committed .mod a zip is
+ * compared with, queues the hashing and starts the lookup. 0, or -1 when
+ * the hashing could not be queued (then nothing has started). */
+static int check_start(struct check *c)
+{
+	struct verify *v = c->v;
+	char esc[FLIGHT_REL_MAX + 1], gomod_rel[FLIGHT_REL_MAX + 1];
+	const char *at = strstr(c->rel, "/@v/");
+	size_t n = at ? (size_t)(at - c->rel) : 0;
+	struct cache_stat st;
+
+	if (c->kind == MODPATH_ZIP) {
+		snprintf(gomod_rel, sizeof(gomod_rel), "%s", c->rel);
+		memcpy(gomod_rel + strlen(gomod_rel) - 4, ".mod", 4);
+		c->gomod_fd = cache_open(v->env->store, gomod_rel, &st);
+	}
+	c->busy = 1;
+	if (worker_submit(v->env->workers, hash_run, hash_done, c) < 0) {
+		c->busy = 0;
+		return -1;
+	}
+	if (c->use_sumdb) {
+		/* rel is "<esc module>/@v/<esc version>.mod|.zip"; the lookup
+		 * wants "<esc module>@<esc version>". */
+		snprintf(esc, sizeof(esc), "%.*s@%s", (int)n, c->rel, at ? at + 4 : "");
+		esc[strlen(esc) - 4] = '\0';
+		start_lookup(c, esc);
+	}
+	return 0;
+}
+
 int verify_needed(const struct modpath_req *mp)
 {
 	return mp->canonical && (mp->kind == MODPATH_MOD || mp->kind == MODPATH_ZIP);
@@ -922,10 +953,6 @@ void verify_object(struct verify *v, struct flight *f)
 {
 	struct check *c = calloc(1, sizeof(*c));
 	struct verify_outcome o = {.verdict = VERIFY_REFUSED, .status = 503};
-	const char *at;
-	char esc[FLIGHT_REL_MAX + 1], gomod_rel[FLIGHT_REL_MAX + 1];
-	struct cache_stat st;
-	size_t n;
 
 	if (!c || (c->fd = dup(f->body_fd)) < 0) {
 		free(c);
@@ -948,26 +975,8 @@ void verify_object(struct verify *v, struct flight *f)
 	snprintf(c->request_id, sizeof(c->request_id), "%s", f->request_id);
 	c->use_sumdb = v->client && !config_is_nosumdb(v->env->cfg, f->module);
 	f->check = c;
-
-	/* rel is "<esc module>/@v/<esc version>.mod|.zip"; the lookup wants
-	 * "<esc module>@<esc version>". */
-	at = strstr(c->rel, "/@v/");
-	n = at ? (size_t)(at - c->rel) : 0;
-	snprintf(esc, sizeof(esc), "%.*s@%s", (int)n, c->rel, at ? at + 4 : "");
-	esc[strlen(esc) - 4] = '\0';
-	if (c->kind == MODPATH_ZIP) {
-		snprintf(gomod_rel, sizeof(gomod_rel), "%s", c->rel);
-		memcpy(gomod_rel + strlen(gomod_rel) - 4, ".mod", 4);
-		c->gomod_fd = cache_open(v->env->store, gomod_rel, &st);
-	}
-	c->busy = 1;
-	if (worker_submit(v->env->workers, hash_run, hash_done, c) < 0) {
-		c->busy = 0;
+	if (check_start(c) < 0)
 		refuse(c, 503, "modgate: cannot verify %.300s (out of memory)", c->rel);
-		return;
-	}
-	if (c->use_sumdb)
-		start_lookup(c, esc);
 }
 
 int verify_file(struct verify *v, const char *rel, const struct modpath_req *mp,
@@ -975,10 +984,8 @@ int verify_file(struct verify *v, const char *rel, const struct modpath_req *mp,
 {
 	struct check *c = calloc(1, sizeof(*c));
 	struct cache_stat st;
-	char esc[FLIGHT_REL_MAX + 1], gomod_rel[FLIGHT_REL_MAX + 1];
-	const char *at = strstr(rel, "/@v/");
 
-	if (!c || !at || strlen(rel) < 8)
+	if (!c || !strstr(rel, "/@v/") || strlen(rel) < 8)
 		goto fail;
 	c->v = v;
 	c->gomod_fd = -1;
@@ -993,21 +1000,8 @@ int verify_file(struct verify *v, const char *rel, const struct modpath_req *mp,
 	snprintf(c->upstream, sizeof(c->upstream), "(the cache, by fsck)");
 	c->use_sumdb = v->client && !config_is_nosumdb(v->env->cfg, mp->module);
 	c->fd = cache_open(v->env->store, rel, &st);
-	if (c->fd < 0)
+	if (c->fd < 0 || check_start(c) < 0)
 		goto fail;
-	if (c->kind == MODPATH_ZIP) {
-		snprintf(gomod_rel, sizeof(gomod_rel), "%s", rel);
-		memcpy(gomod_rel + strlen(gomod_rel) - 4, ".mod", 4);
-		c->gomod_fd = cache_open(v->env->store, gomod_rel, &st);
-	}
-	c->busy = 1;
-	if (worker_submit(v->env->workers, hash_run, hash_done, c) < 0)
-		goto fail;
-	if (c->use_sumdb) {
-		snprintf(esc, sizeof(esc), "%.*s@%s", (int)(at - rel), rel, at + 4);
-		esc[strlen(esc) - 4] = '\0';
-		start_lookup(c, esc);
-	}
 	return 0;
 fail:
 	if (c) {
