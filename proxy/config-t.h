@@ -43,6 +43,7 @@
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_MS 30000
 #define CONFIG_DEFAULT_WORKERS 2
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 4096
+#define CONFIG_DEFAULT_STOP_TIMEOUT_MS 30000 /* SIGTERM: in-flight requests' time to finish */
 #define CONFIG_DEFAULT_WEIGHT 1
 #define CONFIG_DEFAULT_RETRY_BUDGET_PCT 20
 #define CONFIG_DEFAULT_RETRY_MIN_PER_SEC 3
@@ -214,6 +215,9 @@ struct config {
 	int log_json;
 	char log_output[CONFIG_PATH_MAX];
 	int max_connections; /* client connections open at once */
+	/* SIGTERM: how long requests in flight may take to finish once the
+	 * listener is closed; then the rest are cut and modgate exits. */
+	int stop_timeout_ms;
 
 	/* The circuit breaker settings of every pool upstream ([breaker]);
 	 * breaker_config_check accepts them once loaded. */

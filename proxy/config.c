@@ -1234,6 +1234,7 @@ static const struct config_key keys[] = {
     {"server", "workers", KEY_INT, FIELD(workers), CONFIG_WORKERS_MIN, CONFIG_WORKERS_MAX},
     {"server", "max_connections", KEY_INT, FIELD(max_connections), CONFIG_MAX_CONNECTIONS_MIN,
      CONFIG_MAX_CONNECTIONS_MAX},
+    {"server", "stop_timeout", KEY_TIMEOUT, FIELD(stop_timeout_ms), 0, CONFIG_TIMEOUT_MAX_MS},
     {"upstream", "proxy", KEY_GOPROXY, 0, 0, 0, 0},
     {"upstream", "noproxy", KEY_PATTERNS, FIELD(noproxy), 0, 0},
     {"upstream", "netrc", KEY_NETRC, 0, 0, 0, 0},
@@ -2521,6 +2522,7 @@ void config_init_defaults(struct config *c)
 	c->workers = CONFIG_DEFAULT_WORKERS;
 	c->log_level = 1; /* info */
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	c->stop_timeout_ms = CONFIG_DEFAULT_STOP_TIMEOUT_MS;
 	breaker_config_default(&c->breaker);
 	/* No pools, no routes, no go binary: the GOPROXY chain serves all. */
 }

@@ -63,3 +63,64 @@ int ctl_upstream(int argc, char **argv, const char *admin, int json)
 	}
 	return status == 200 ? 0 : 1;
 }
+
+/* The admin endpoint's answer, kept to print where it belongs. */
+struct answer {
+	char buf[4096];
+	size_t len;
+};
+
+static size_t to_answer(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct answer *a = userdata;
+	size_t n = size * nmemb, room = sizeof(a->buf) - 1 - a->len;
+
+	memcpy(a->buf + a->len, ptr, n < room ? n : room);
+	a->len += n < room ? n : room;
+	a->buf[a->len] = '\0';
+	return n;
+}
+
+int ctl_reload(const char *admin)
+{
+	struct answer a = {.len = 0};
+	char url[1200];
+	CURL *c;
+	CURLcode rc;
+	long status = 0;
+
+	c = curl_easy_init();
+	if (!c)
+		return 1;
+	snprintf(url, sizeof(url), "http://%s/reload", admin);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_answer);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+	/* Loading reads a few small files: a long wait means something is
+	 * wrong, but give a slow disk its chance. */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK) {
+		fprintf(stderr,
+		        "modgate: admin endpoint %s: %s (is modgate running, and is "
+		        "[admin] listen this address?)\n",
+		        admin, curl_easy_strerror(rc));
+		return 1;
+	}
+	if (status == 200) {
+		fputs(a.buf, stdout);
+		return 0;
+	}
+	if (status == 409) {
+		fputs(a.buf, stderr);
+	} else {
+		/* An older modgate without POST /reload answers 404. */
+		fprintf(stderr, "modgate: admin endpoint %s answered %ld: %s", admin, status,
+		        a.buf);
+	}
+	return 1;
+}

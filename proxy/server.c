@@ -29,6 +29,7 @@
 #include "proxy/metrics.h"
 #include "proxy/modpath.h"
 #include "proxy/pool.h"
+#include "proxy/reload.h"
 #include "proxy/strmap.h"
 #include "proxy/worker.h"
 #include "proxy/verify.h"
@@ -54,17 +55,25 @@
 #define STREAM_HIGH_WATER (512 * 1024)
 #define STREAM_CHUNK (1024 * 1024)
 
+/* The current configuration is env.pools (one generation: its pools,
+ * upstreams and its own copy of the config, env.cfg = &env.pools->cfg). A
+ * reload builds the next generation beside it and swaps the pointers
+ * between two events; flights and requests keep a reference to the one
+ * they started with. */
 struct server {
 	struct event_base *base;
-	struct config cfg;
 	evhtp_t *htp;
 	int port;
 	struct conn_set clients;
 	struct flight_env env;
-	struct pool_set pools;
 	struct admin *admin; /* NULL when [admin] listen = off */
 	struct metrics metrics;
 	uint64_t id_seed, id_seq; /* request ids made here */
+	server_load_fn load;      /* reads the configuration again, for a reload */
+	void *load_arg;
+	unsigned generation; /* reloads accepted */
+	int stopping;        /* server_stop: the listener is closed */
+	struct event *stop_ev;
 };
 
 /* What the access log says of a request, from its start to its end. */
@@ -96,6 +105,9 @@ struct request_ctx {
 	int stale_fd; /* expired copy of mutable metadata, or -1 */
 	off_t stale_size;
 	int hooked; /* our on_write hook is set on the connection */
+	/* The generation the request started in: acc.upstream points into
+	 * it, and it must outlive the access line. */
+	struct pool_set *set;
 };
 
 static const char *content_type(enum modpath_kind kind)
@@ -204,7 +216,7 @@ static void add_cache_headers(struct server *s, evhtp_request_t *req, int immuta
 	if (immutable) {
 		add_static_header(req, "Cache-Control", "public, max-age=31536000, immutable");
 	} else {
-		snprintf(buf, sizeof(buf), "public, max-age=%d", s->cfg.list_ttl_s);
+		snprintf(buf, sizeof(buf), "public, max-age=%d", s->env.cfg->list_ttl_s);
 		add_header(req, "Cache-Control", buf);
 	}
 	add_static_header(req, "X-Modgate-Cache", state);
@@ -330,6 +342,7 @@ static evhtp_res on_request_fini(evhtp_request_t *req, void *arg)
 	flight_leave(&c->waiter);
 	if (c->stale_fd >= 0)
 		close(c->stale_fd);
+	pool_set_unref(c->set);
 	free(c);
 	return EVHTP_RES_OK;
 }
@@ -545,8 +558,8 @@ static void write_metrics(void *arg, struct evbuffer *out)
 {
 	struct server *s = arg;
 
-	metrics_write(&s->metrics, &s->pools, s->env.joins, s->env.upstream_requests, s->env.store,
-	              flight_now_ms(), out);
+	metrics_write(&s->metrics, s->env.pools, s->env.joins, s->env.upstream_requests,
+	              s->env.store, flight_now_ms(), out);
 	verify_write_metrics(s->env.verify, out);
 }
 
@@ -573,8 +586,8 @@ static void health(struct server *s, evhtp_request_t *req, int ready)
 		reply_text(req, 503, NULL, body);
 		return;
 	}
-	for (i = 0; i < s->pools.n_pools && off < sizeof(body); i++) {
-		struct pool *p = &s->pools.pools[i];
+	for (i = 0; i < s->env.pools->n_pools && off < sizeof(body); i++) {
+		struct pool *p = &s->env.pools->pools[i];
 
 		for (usable = 0, j = 0; j < p->n; j++)
 			usable |= !p->members[j].up || pool_upstream_usable(p->members[j].up, now);
@@ -614,11 +627,11 @@ static int sumdb_request(struct server *s, evhtp_request_t *req, const char *pat
 		free(sp);
 		return -1;
 	}
-	if (!s->cfg.sumdb_name[0] || strcmp(sp->name, s->cfg.sumdb_name) != 0) {
+	if (!s->env.cfg->sumdb_name[0] || strcmp(sp->name, s->env.cfg->sumdb_name) != 0) {
 		snprintf(line, sizeof(line),
 		         "modgate: checksum database %.200s is not proxied here (GOSUMDB=%.200s); "
 		         "ask it directly",
-		         sp->name, s->cfg.sumdb_name[0] ? s->cfg.sumdb_name : "off");
+		         sp->name, s->env.cfg->sumdb_name[0] ? s->env.cfg->sumdb_name : "off");
 		reply_text(req, 404, NULL, line);
 		free(sp);
 		return -1;
@@ -706,6 +719,9 @@ static void on_request(evhtp_request_t *req, void *arg)
 	const char *path = req->uri && req->uri->path ? req->uri->path->full : NULL;
 	time_t now = time(NULL);
 
+	/* Stopping: this connection closes once the answer has gone out. */
+	if (s->stopping)
+		evhtp_request_disable_flag(req, EVHTP_REQ_FLAG_KEEPALIVE);
 	acc = start_access(s, req);
 	if (!acc) {
 		reply_text(req, 503, NULL, "modgate: out of memory");
@@ -745,7 +761,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 		ctype = content_type(mp.kind);
 	}
 	fd = cache_open(s->env.store, rel, &st);
-	if (fd >= 0 && (immutable || now - st.mtime < s->cfg.list_ttl_s)) {
+	if (fd >= 0 && (immutable || now - st.mtime < s->env.cfg->list_ttl_s)) {
 		reply_file(s, req, ctype, immutable, "HIT", fd, st.size);
 		return;
 	}
@@ -757,13 +773,13 @@ static void on_request(evhtp_request_t *req, void *arg)
 		return;
 	}
 	/* GONOPROXY belongs to the GOPROXY chain; with pools, [route] decides. */
-	if (s->pools.chain && config_is_noproxy(&s->cfg, mp.module))
+	if (s->env.pools->chain && config_is_noproxy(s->env.cfg, mp.module))
 		route = POOL_ROUTE_DIRECT;
 	else
-		route = pool_route(&s->pools, mp.module, &pool);
+		route = pool_route(s->env.pools, mp.module, &pool);
 	/* A [route] to direct is served by modgate from the origin; GONOPROXY
 	 * (the chain's) leaves direct fetching to the client. */
-	if (route == POOL_ROUTE_DIRECT && s->pools.chain == NULL && s->env.direct && !sumdb)
+	if (route == POOL_ROUTE_DIRECT && s->env.pools->chain == NULL && s->env.direct && !sumdb)
 		route = POOL_ROUTE_POOL; /* with pool NULL: the flight goes direct */
 	if (route != POOL_ROUTE_POOL) {
 		if (fd >= 0)
@@ -788,12 +804,14 @@ static void on_request(evhtp_request_t *req, void *arg)
 	c->stale_fd = fd;
 	c->stale_size = fd >= 0 ? st.size : 0;
 	c->waiter.notify = on_flight;
+	c->set = pool_set_ref(s->env.pools);
 	if (flight_join(&s->env, pool, &mp, rel,
 	                (immutable ? FLIGHT_F_IMMUTABLE : 0) | (sumdb ? FLIGHT_F_NO_COMMIT : 0) |
 	                    (!sumdb && verify_needed(&mp) ? FLIGHT_F_VERIFY : 0),
 	                acc->id, &c->waiter) < 0) {
 		if (fd >= 0)
 			close(fd);
+		pool_set_unref(c->set);
 		free(c);
 		reply_text(req, 503, NULL,
 		           "modgate: cannot start an upstream fetch (out of memory)");
@@ -807,28 +825,193 @@ static void on_request(evhtp_request_t *req, void *arg)
 
 /* Child go commands, when a pool's on_open or a route says direct. Their
  * folders live under the cache (.direct) so results are linked, not copied. */
-static int start_direct(struct server *s, char *err, size_t errlen)
+static int start_direct(struct server *s, const struct config *cfg, char *err, size_t errlen)
 {
 	struct direct_opts o = {0};
 	char root[CONFIG_PATH_MAX + 16];
 	int i, needed = 0;
 
-	for (i = 0; i < s->cfg.n_pools; i++)
-		needed |= s->cfg.pools[i].on_open == CONFIG_ON_OPEN_DIRECT;
-	for (i = 0; i < s->cfg.n_routes; i++)
-		needed |= s->cfg.routes[i].target == CONFIG_ROUTE_DIRECT;
-	if (!needed)
+	for (i = 0; i < cfg->n_pools; i++)
+		needed |= cfg->pools[i].on_open == CONFIG_ON_OPEN_DIRECT;
+	for (i = 0; i < cfg->n_routes; i++)
+		needed |= cfg->routes[i].target == CONFIG_ROUTE_DIRECT;
+	/* Set up once, when first needed (at start or by a reload); a later
+	 * reload that routes nothing direct leaves it idle. */
+	if (!needed || s->env.direct)
 		return 0;
-	snprintf(root, sizeof(root), "%s/.direct", s->cfg.cache_dir);
+	snprintf(root, sizeof(root), "%s/.direct", cfg->cache_dir);
 	if (mkdir(root, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", root, strerror(errno));
 		return -1;
 	}
-	o.go_binary = s->cfg.go_binary[0] ? s->cfg.go_binary : NULL;
+	o.go_binary = cfg->go_binary[0] ? cfg->go_binary : NULL;
 	o.tmp_root = root;
 
 	s->env.direct = direct_new(s->base, &o, s->env.workers, err, errlen);
 	return s->env.direct ? 0 : -1;
+}
+
+/* ---- reload ------------------------------------------------------------- */
+
+/* One JSON event line per reload: {"event":"reload","result":"accepted",
+ * "generation":N,"changed":"pools, routes"} or "result":"refused" with
+ * "reason". */
+static void reload_event(struct server *s, int accepted, const char *detail)
+{
+	char when[32], *line;
+	time_t now = time(NULL);
+	struct tm tm;
+	json_t *o;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "time", when, "level",
+	              accepted ? "info" : "warn", "event", "reload", "result",
+	              accepted ? "accepted" : "refused", "generation", (json_int_t)s->generation,
+	              accepted ? "changed" : "reason", detail);
+	line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (line)
+		log_line(accepted ? LOG_INFO : LOG_WARN, line);
+	else
+		log_warn("reload %s: %s", accepted ? "accepted" : "refused", detail);
+	free(line);
+	json_decref(o);
+}
+
+static int refuse(struct server *s, char *msg, size_t len, const char *why)
+{
+	snprintf(msg, len, "reload refused: %s (the running configuration stays)", why);
+	reload_event(s, 0, why);
+	return -1;
+}
+
+/* Applies next (a complete, checked config) unless it changes what needs a
+ * restart. Everything that can fail is done before the swap. */
+static int apply(struct server *s, const struct config *next, char *msg, size_t len)
+{
+	const struct config *cur = s->env.cfg;
+	struct pool_set *set, *old;
+	char err[1024], what[1200];
+
+	if (reload_restart_needed(cur, next, what, sizeof(what)) > 0) {
+		snprintf(err, sizeof(err), "needs a restart: %.900s", what);
+		return refuse(s, msg, len, err);
+	}
+	set = pool_set_new(next, s->env.pools, (uint64_t)time(NULL) ^ s->generation, err,
+	                   sizeof(err));
+	if (!set)
+		return refuse(s, msg, len, err);
+	if (start_direct(s, next, err, sizeof(err)) < 0) {
+		pool_set_unref(set);
+		return refuse(s, msg, len, err);
+	}
+	if (next->log_json != cur->log_json || strcmp(next->log_output, cur->log_output) != 0) {
+		if (log_configure(next->log_output, next->log_json, err, sizeof(err)) < 0) {
+			pool_set_unref(set);
+			return refuse(s, msg, len, err);
+		}
+	} else if (log_reopen(err, sizeof(err)) < 0) {
+		/* The old file stays open: worth a line, not a refusal. */
+		log_warn("reload: %s", err);
+	}
+	reload_changes(cur, next, what, sizeof(what));
+	/* The swap: from the next event on, requests route through set. The
+	 * old generation lives on while a flight or request holds it. */
+	old = s->env.pools;
+	s->env.pools = set;
+	s->env.cfg = &set->cfg;
+	if (s->admin)
+		admin_set_pools(s->admin, set);
+	pool_set_unref(old);
+	s->clients.max = s->env.cfg->max_connections;
+	log_set_level((enum log_level)s->env.cfg->log_level);
+	s->generation++;
+	reload_event(s, 1, what);
+	snprintf(msg, len, "reload accepted (generation %u): changed %s", s->generation, what);
+	return 0;
+}
+
+int server_reload(struct server *s, char *msg, size_t len)
+{
+	struct config *next;
+	char err[1024];
+	int rc;
+
+	if (s->stopping)
+		return refuse(s, msg, len, "modgate is stopping");
+	if (!s->load)
+		return refuse(s, msg, len, "no way to read the configuration again");
+	/* A struct config is large: not on the stack of a callback. */
+	next = malloc(sizeof(*next));
+	if (!next)
+		return refuse(s, msg, len, "out of memory");
+	if (s->load(s->load_arg, next, err, sizeof(err)) < 0)
+		rc = refuse(s, msg, len, err);
+	else
+		rc = apply(s, next, msg, len);
+	free(next);
+	return rc;
+}
+
+void server_set_loader(struct server *s, server_load_fn load, void *arg)
+{
+	s->load = load;
+	s->load_arg = arg;
+}
+
+/* POST /reload on the admin endpoint. */
+static int admin_reload(void *arg, char *msg, size_t len)
+{
+	return server_reload(arg, msg, len);
+}
+
+/* ---- graceful stop -------------------------------------------------------- */
+
+static void on_clients_gone(void *arg)
+{
+	struct server *s = arg;
+
+	log_info("stop: every request in flight has finished");
+	event_base_loopexit(s->base, NULL);
+}
+
+static void on_stop_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	(void)what;
+	log_warn("stop: stop_timeout (%d ms) is over; cutting %d connection(s) short",
+	         s->env.cfg->stop_timeout_ms, s->clients.n);
+	event_base_loopexit(s->base, NULL);
+}
+
+void server_stop(struct server *s)
+{
+	int ms = s->env.cfg->stop_timeout_ms;
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000};
+
+	if (s->stopping) {
+		log_warn("stop: asked again; stopping now, cutting %d connection(s) short",
+		         s->clients.n);
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	s->stopping = 1;
+	evhtp_unbind_socket(s->htp);
+	s->clients.on_empty = on_clients_gone;
+	s->clients.on_empty_arg = s;
+	conn_set_close_idle(&s->clients);
+	log_info("stop: listener closed; waiting up to %d ms for %d connection(s) with a request "
+	         "in flight",
+	         ms, s->clients.n);
+	if (s->clients.n == 0 || ms == 0) {
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	s->stop_ev = evtimer_new(s->base, on_stop_deadline, s);
+	if (!s->stop_ev || evtimer_add(s->stop_ev, &tv) < 0)
+		event_base_loopexit(s->base, NULL);
 }
 
 struct server *server_new(struct event_base *base, const struct config *cfg, char *err,
@@ -842,15 +1025,14 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 		return NULL;
 	}
 	s->base = base;
-	s->cfg = *cfg;
 	s->id_seed = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
 	conn_set_init(&s->clients, cfg->max_connections, "client");
 	s->env.base = base;
-	s->env.cfg = &s->cfg;
-	if (pool_set_init(&s->pools, &s->cfg, (uint64_t)time(NULL) ^ (uint64_t)getpid(), err,
-	                  errlen) < 0)
+	s->env.pools =
+	    pool_set_new(cfg, NULL, (uint64_t)time(NULL) ^ (uint64_t)getpid(), err, errlen);
+	if (!s->env.pools)
 		goto fail;
-	s->env.pools = &s->pools;
+	s->env.cfg = &s->env.pools->cfg;
 	s->env.store = cache_store_open(cfg->cache_dir, err, errlen);
 
 	if (!s->env.store)
@@ -864,7 +1046,7 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 		snprintf(err, errlen, "cannot set up the server (out of memory or threads)");
 		goto fail;
 	}
-	if (start_direct(s, err, errlen) < 0)
+	if (start_direct(s, cfg, err, errlen) < 0)
 		goto fail;
 	s->env.verify = verify_new(&s->env, err, errlen);
 	if (!s->env.verify)
@@ -878,8 +1060,8 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 		goto fail;
 	s->port = conn_listener_port(s->htp);
 	if (cfg->admin_port > 0) {
-		s->admin = admin_new(base, &s->pools, write_metrics, s, cfg->admin_host,
-		                     cfg->admin_port, err, errlen);
+		s->admin = admin_new(base, s->env.pools, write_metrics, admin_reload, s,
+		                     cfg->admin_host, cfg->admin_port, err, errlen);
 		if (!s->admin)
 			goto fail;
 	}
@@ -904,7 +1086,11 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	admin_free(s->admin);
+	/* Closing what is left is no reason to end a loop again. */
+	s->clients.on_empty = NULL;
 	conn_set_close_all(&s->clients);
+	if (s->stop_ev)
+		event_free(s->stop_ev);
 	if (s->htp) {
 		evhtp_unbind_socket(s->htp);
 		evhtp_free(s->htp);
@@ -921,5 +1107,7 @@ void server_free(struct server *s)
 	strmap_free(s->env.flights);
 	cache_neg_free(s->env.neg);
 	cache_store_free(s->env.store);
+	/* Last: every flight and request that held a generation is gone. */
+	pool_set_unref(s->env.pools);
 	free(s);
 }
