@@ -999,8 +999,6 @@ void server_stop(struct server *s)
 	}
 	s->stopping = 1;
 	evhtp_unbind_socket(s->htp);
-	s->clients.on_empty = on_clients_gone;
-	s->clients.on_empty_arg = s;
 	conn_set_close_idle(&s->clients);
 	log_info("stop: listener closed; waiting up to %d ms for %d connection(s) with a request "
 	         "in flight",
@@ -1009,6 +1007,8 @@ void server_stop(struct server *s)
 		event_base_loopexit(s->base, NULL);
 		return;
 	}
+	s->clients.on_empty = on_clients_gone;
+	s->clients.on_empty_arg = s;
 	s->stop_ev = evtimer_new(s->base, on_stop_deadline, s);
 	if (!s->stop_ev || evtimer_add(s->stop_ev, &tv) < 0)
 		event_base_loopexit(s->base, NULL);
