@@ -490,6 +490,13 @@ static void on_flight(struct flight_waiter *w)
 	struct flight *f = w->flight;
 
 	if (f->state != FLIGHT_WAITING) {
+		/* The upstream named below belongs to the flight's generation,
+		 * which may be older than the request's (it joined a flight
+		 * started before a reload): hold that one instead. */
+		if (c->set != f->set) {
+			pool_set_unref(c->set);
+			c->set = pool_set_ref(f->set);
+		}
 		c->acc.attempts = f->walk.attempts;
 		c->acc.upstream = f->member ? f->member->up->shown : f->walk.pool ? NULL : "direct";
 	}

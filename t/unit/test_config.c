@@ -2179,7 +2179,7 @@ static void test_example_file(void **state)
 		}
 		used += (size_t)snprintf(out + used, (1 << 20) - used, "%s\n", line);
 	}
-	assert_int_equal(keys, 31); /* every key of every section */
+	assert_int_equal(keys, 32); /* every key of every section */
 	c = d;
 	c.workers = 64; /* so the file has to set them back */
 	c.breaker.window_size = 512;
