@@ -239,9 +239,10 @@ func TestReloadRefusesListenChange(t *testing.T) {
 	}
 }
 
-// SIGTERM: the listener closes at once, a slow request in flight still
+// SIGTERM: the listener closes at once, an idle keep-alive connection does
+// not hold the stop up, a slow request in flight still
 // completes with 200, and modgate exits 0.
-func TestGracefulStop(t *testing.T) {
+func TestGracefulStopWithIdleKeepAlive(t *testing.T) {
 	u := newUpstream(t)
 	p := "/example.com/fix/a/@v/v1.1.0.info"
 	u.SetFault("*.info", upstream.Fault{Mode: upstream.Delay, Delay: 1500 * time.Millisecond})
