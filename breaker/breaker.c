@@ -124,6 +124,16 @@ static void window_clear(struct breaker *b)
 	b->window_slow = 0;
 }
 
+int breaker_reconfigure(struct breaker *b, const struct breaker_config *c)
+{
+	if (breaker_config_check(c, NULL, 0) < 0)
+		return -1;
+	if (c->window_size != b->cfg.window_size)
+		window_clear(b);
+	b->cfg = *c;
+	return 0;
+}
+
 static void window_push(struct breaker *b, int failed, int slow)
 {
 	uint32_t n = (uint32_t)b->cfg.window_size;

@@ -50,6 +50,14 @@ int breaker_config_check(const struct breaker_config *c, char *err, size_t errle
  * embedded in an upstream); nothing to free. */
 int breaker_init(struct breaker *b, const struct breaker_config *c, uint64_t seed);
 
+/* Gives a running breaker new settings (a config reload) without forgetting
+ * what it knows: its state, mode (forced or drained by an operator), the
+ * current cool-down, the back-off step, permits in flight and the totals
+ * stay. Only a change of window_size empties the window, whose slots would
+ * no longer line up. 0, or -1 when *c fails breaker_config_check (then *b is
+ * untouched). */
+int breaker_reconfigure(struct breaker *b, const struct breaker_config *c);
+
 /* May a call go to this upstream now? 1 and *p filled, or 0 (refused; *p
  * cleared, and the refusal is counted). Turns OPEN into HALF_OPEN when the
  * cool-down is over; in HALF_OPEN it takes one of the probe slots, which the

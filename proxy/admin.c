@@ -23,7 +23,8 @@ struct admin {
 	evhtp_t *htp;
 	struct pool_set *pools;
 	admin_metrics_fn metrics;
-	void *metrics_arg;
+	admin_reload_fn reload;
+	void *arg;
 	admin_metrics_fn page; /* GET /: the status page, or NULL */
 	void *page_arg;
 	struct conn_set conns;
@@ -41,7 +42,7 @@ static void reply(evhtp_request_t *req, int status, const char *type, const char
 
 static void reply_line(evhtp_request_t *req, int status, const char *line)
 {
-	char buf[700];
+	char buf[1400];
 
 	snprintf(buf, sizeof(buf), "%s\n", line);
 	reply(req, status, "text/plain; charset=utf-8", buf);
@@ -135,7 +136,7 @@ static void status_json(struct admin *a, evhtp_request_t *req, int64_t now)
 	int i;
 
 	for (i = 0; i < a->pools->n_ups; i++)
-		json_array_append_new(arr, upstream_json(a->pools, &a->pools->ups[i], now));
+		json_array_append_new(arr, upstream_json(a->pools, a->pools->ups[i], now));
 	text = json_dumps(arr, JSON_INDENT(2));
 	json_decref(arr);
 	if (!text) {
@@ -157,7 +158,7 @@ static void status_text(struct admin *a, evhtp_request_t *req, int64_t now)
 	                    "STATE", "MODE", "POOLS:WEIGHT", "REQUESTS", "FAILURES", "IN-A-ROW",
 	                    "FAIL%", "P95MS", "RETRY-IN", "LAST-OPEN");
 	for (i = 0; i < a->pools->n_ups; i++) {
-		struct upstream *up = &a->pools->ups[i];
+		struct upstream *up = a->pools->ups[i];
 		struct breaker_counters bc;
 		enum breaker_state st = breaker_state(&up->breaker, now);
 		int64_t ms = breaker_ms_until_half_open(&up->breaker, now);
@@ -201,11 +202,11 @@ static struct upstream *find(struct admin *a, const char *name, char *err, size_
 		return NULL;
 	}
 	for (i = 0; i < a->pools->n_ups; i++)
-		if (strcmp(a->pools->ups[i].shown, name) == 0)
-			return &a->pools->ups[i];
+		if (strcmp(a->pools->ups[i]->shown, name) == 0)
+			return a->pools->ups[i];
 	for (i = 0; i < a->pools->n_ups; i++) {
-		if (strstr(a->pools->ups[i].shown, name)) {
-			hit = &a->pools->ups[i];
+		if (strstr(a->pools->ups[i]->shown, name)) {
+			hit = a->pools->ups[i];
 			n++;
 		}
 	}
@@ -271,7 +272,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 		    req->headers_out,
 		    evhtp_header_new("Content-Type", "text/plain; version=0.0.4; charset=utf-8", 0,
 		                     0));
-		a->metrics(a->metrics_arg, req->buffer_out);
+		a->metrics(a->arg, req->buffer_out);
 		evhtp_send_reply(req, 200);
 		return;
 	}
@@ -292,6 +293,19 @@ static void on_request(evhtp_request_t *req, void *arg)
 			status_text(a, req, flight_now_ms());
 		return;
 	}
+	if (strcmp(path, "/reload") == 0) {
+		char msg[1200];
+
+		if (m != htp_method_POST) {
+			reply_line(req, 405, "modgate: use POST to reload");
+			return;
+		}
+		if (a->reload(a->arg, msg, sizeof(msg)) < 0)
+			reply_line(req, 409, msg);
+		else
+			reply_line(req, 200, msg);
+		return;
+	}
 	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
 		if (strncmp(path, "/upstreams/", 11) == 0 && strcmp(path + 11, actions[i]) == 0) {
 			if (m != htp_method_POST) {
@@ -304,11 +318,12 @@ static void on_request(evhtp_request_t *req, void *arg)
 	}
 	reply_line(req, 404,
 	           "modgate admin: GET / (status page), GET /metrics, GET /upstreams, POST "
-	           "/upstreams/{drain,undrain,open,close,auto}?name=UPSTREAM");
+	           "/upstreams/{drain,undrain,open,close,auto}?name=UPSTREAM, POST /reload");
 }
 
 struct admin *admin_new(struct event_base *base, struct pool_set *pools, admin_metrics_fn metrics,
-                        void *metrics_arg, const char *host, int port, char *err, size_t errlen)
+                        admin_reload_fn reload, void *arg, const char *host, int port, char *err,
+                        size_t errlen)
 {
 	struct admin *a = calloc(1, sizeof(*a));
 
@@ -318,7 +333,8 @@ struct admin *admin_new(struct event_base *base, struct pool_set *pools, admin_m
 	}
 	a->pools = pools;
 	a->metrics = metrics;
-	a->metrics_arg = metrics_arg;
+	a->reload = reload;
+	a->arg = arg;
 	conn_set_init(&a->conns, 64, "admin");
 	a->htp = evhtp_new(base, NULL);
 	if (!a->htp) {
@@ -342,6 +358,11 @@ void admin_set_page(struct admin *a, admin_metrics_fn page, void *arg)
 {
 	a->page = page;
 	a->page_arg = arg;
+}
+
+void admin_set_pools(struct admin *a, struct pool_set *pools)
+{
+	a->pools = pools;
 }
 
 int admin_port(const struct admin *a)

@@ -11,12 +11,15 @@
  *   POST /upstreams/open?name=NAME      force its breaker open
  *   POST /upstreams/close?name=NAME     force its breaker closed
  *   POST /upstreams/auto?name=NAME      give the breaker back to its state machine
+ *   POST /reload                        load the configuration again (as SIGHUP):
+ *                                       200 and what changed, or 409 and why
+ *                                       it was refused (the old one stays)
  *
  * NAME is an upstream's URL as shown (without credentials) or any part of
  * it that matches exactly one upstream, such as its host.
  *
- * Ownership: the server owns the admin listener; it borrows the pool set.
- * Loop thread only.
+ * Ownership: the server owns the admin listener; it borrows the current pool
+ * set (admin_set_pools after a reload). Loop thread only.
  */
 #ifndef MODGATE_ADMIN_H
 #define MODGATE_ADMIN_H
@@ -32,10 +35,19 @@ struct evbuffer;
 /* Writes the Prometheus text of GET /metrics into out. */
 typedef void (*admin_metrics_fn)(void *arg, struct evbuffer *out);
 
-/* Listens on host:port (port 0 picks one); metrics(metrics_arg, out) answers
- * GET /metrics. NULL with err filled on failure. */
+/* Reloads the configuration: 0 accepted, -1 refused; msg (len bytes) says
+ * what changed or why not, in one line. */
+typedef int (*admin_reload_fn)(void *arg, char *msg, size_t len);
+
+/* Listens on host:port (port 0 picks one); metrics(arg, out) answers
+ * GET /metrics and reload(arg, ...) POST /reload. NULL with err filled on
+ * failure. */
 struct admin *admin_new(struct event_base *base, struct pool_set *pools, admin_metrics_fn metrics,
-                        void *metrics_arg, const char *host, int port, char *err, size_t errlen);
+                        admin_reload_fn reload, void *arg, const char *host, int port, char *err,
+                        size_t errlen);
+
+/* The pool set answers are computed from from now on (borrowed). */
+void admin_set_pools(struct admin *a, struct pool_set *pools);
 
 /* page(arg, out) answers GET / with the status page's HTML. */
 void admin_set_page(struct admin *a, admin_metrics_fn page, void *arg);

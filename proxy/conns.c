@@ -22,16 +22,21 @@ void conn_set_init(struct conn_set *s, int max, const char *what)
 	s->n = 0;
 	s->max = max;
 	s->what = what;
+	s->on_empty = NULL;
+	s->on_empty_arg = NULL;
 }
 
 static evhtp_res on_fini(evhtp_connection_t *conn, void *arg)
 {
 	struct conn_node *node = arg;
+	struct conn_set *s = node->set;
 
 	(void)conn;
-	node->set->n--;
+	s->n--;
 	LIST_REMOVE(node, link);
 	free(node);
+	if (s->n == 0 && s->on_empty)
+		s->on_empty(s->on_empty_arg);
 	return EVHTP_RES_OK;
 }
 
@@ -68,6 +73,22 @@ void conn_set_close_all(struct conn_set *s)
 	/* Each free runs on_fini, which unlinks the head. */
 	while (!LIST_EMPTY(&s->all))
 		evhtp_connection_free(LIST_FIRST(&s->all)->conn);
+}
+
+void conn_set_close_idle(struct conn_set *s)
+{
+	struct conn_node *node, *next;
+
+	for (node = LIST_FIRST(&s->all); node; node = next) {
+		next = LIST_NEXT(node, link);
+		/* libevhtp frees a keep-alive request when its response has
+		 * gone out, and makes the next one when its first byte comes:
+		 * no request means nothing under way. */
+		if (!node->conn->request)
+			evhtp_connection_free(node->conn);
+		else
+			evhtp_request_disable_flag(node->conn->request, EVHTP_REQ_FLAG_KEEPALIVE);
+	}
 }
 
 int conn_listener_port(evhtp_t *htp)

@@ -19,6 +19,10 @@ struct conn_set {
 	int n;
 	int max;          /* 0: no bound */
 	const char *what; /* names the listener in the log line of a refusal */
+	/* Called when the last tracked connection has closed, if set (the
+	 * graceful stop waits for it). From a libevhtp callback. */
+	void (*on_empty)(void *arg);
+	void *on_empty_arg;
 };
 
 void conn_set_init(struct conn_set *s, int max, const char *what);
@@ -36,5 +40,10 @@ int conn_listener_bind(evhtp_t *htp, const char *host, int port, char *err, size
 
 /* Frees every tracked connection (their requests' fini hooks run). */
 void conn_set_close_all(struct conn_set *s);
+
+/* For a graceful stop: frees every connection that has no request under
+ * way (an idle keep-alive one), and makes each busy one close once its
+ * response has gone out (keep-alive off). */
+void conn_set_close_idle(struct conn_set *s);
 
 #endif

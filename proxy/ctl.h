@@ -2,6 +2,7 @@
  * ctl — the command line's side of the admin endpoint:
  *   modgate upstream status [--json]
  *   modgate upstream drain|undrain|open|close|auto NAME
+ *   modgate reload
  * A blocking libcurl request to the admin listener of a running modgate;
  * never used inside the server.
  */
@@ -12,5 +13,10 @@
  * Prints the answer (stdout) or the error (stderr); returns the exit code:
  * 0 done, 1 refused or failed, 2 usage. */
 int ctl_upstream(int argc, char **argv, const char *admin, int json);
+
+/* POST /reload to the admin endpoint at admin (host:port): prints the
+ * verdict — accepted and what changed (stdout), or refused and why
+ * (stderr). 0 accepted, 1 refused or failed. */
+int ctl_reload(const char *admin);
 
 #endif

@@ -59,6 +59,7 @@ static void flight_destroy(struct flight *f)
 	event_free(f->budget_ev);
 	if (f->hedge_ev)
 		event_free(f->hedge_ev);
+	pool_set_unref(f->set);
 	free(f);
 }
 
@@ -952,6 +953,7 @@ int flight_join(struct flight_env *env, struct pool *pool, const struct modpath_
 		}
 		f->active = 1;
 		f->refs = 1;
+		f->set = pool_set_ref(env->pools);
 	}
 	if (!fresh)
 		env->joins++;

@@ -44,13 +44,15 @@ struct verify_outcome;
 /* What every flight needs; owned by the server, borrowed by flights. */
 struct flight_env {
 	struct event_base *base;
+	/* The current generation: cfg is &pools->cfg. A reload swaps both
+	 * between two events; a flight holds its own generation (set). */
 	const struct config *cfg;
 	struct fetch_ctx *fetch;
 	struct cache_store *store;
 	struct cache_neg *neg;
 	struct worker_pool *workers;
 	struct strmap *flights;          /* rel -> struct flight *, owned by this module */
-	struct pool_set *pools;          /* the upstreams and their breakers */
+	struct pool_set *pools;          /* the upstreams and their breakers (current) */
 	struct direct *direct;           /* child go commands; NULL when nothing routes direct */
 	struct verify *verify;           /* checks .mod/.zip before commit */
 	unsigned long upstream_requests; /* counters, for /metrics */
@@ -96,6 +98,10 @@ struct flight {
 	int immutable;
 	int flags;           /* FLIGHT_F_* */
 	struct check *check; /* the verifier's, while it checks the body */
+	/* The pool set (config generation) the flight started in, held until
+	 * it is freed: walk, member and hedge.member point into it, and a
+	 * reload must not free it under them. */
+	struct pool_set *set;
 	struct pool_walk walk;
 	struct pool_member *member;   /* the upstream being tried */
 	struct breaker_permit permit; /* its breaker's permit for this attempt */

@@ -40,7 +40,6 @@
 struct fsck {
 	struct event_base *base;
 	struct flight_env env;
-	struct pool_set pools;
 	char **rels;
 	size_t n, cap, next, done;
 	int running;
@@ -176,10 +175,11 @@ int fsck_run(const struct config *cfg)
 	k.tty = isatty(2);
 	k.base = event_base_new();
 	k.env.base = k.base;
-	k.env.cfg = cfg;
-	if (!k.base || pool_set_init(&k.pools, cfg, (uint64_t)time(NULL), err, sizeof(err)) < 0)
+	k.env.pools =
+	    k.base ? pool_set_new(cfg, NULL, (uint64_t)time(NULL), err, sizeof(err)) : NULL;
+	if (!k.env.pools)
 		goto out;
-	k.env.pools = &k.pools;
+	k.env.cfg = &k.env.pools->cfg;
 	k.env.store = cache_store_open(cfg->cache_dir, err, sizeof(err));
 	if (!k.env.store)
 		goto out;
@@ -236,6 +236,7 @@ out:
 		cache_store_free(k.env.store);
 	if (lock_fd >= 0)
 		close(lock_fd);
+	pool_set_unref(k.env.pools);
 	for (size_t i = 0; i < k.n; i++)
 		free(k.rels[i]);
 	free(k.rels);

@@ -3,7 +3,10 @@
  *
  * Settings come, each overriding the one before, from built-in defaults, the
  * go command's environment (GOPROXY, GONOPROXY, GOPRIVATE), the INI file
- * given with --config, and the --listen / --cache-dir flags.
+ * given with --config, and the --listen / --cache-dir / --log-level flags.
+ * A reload (SIGHUP, or POST /reload through `modgate reload`) reads them
+ * again the same way. SIGTERM or SIGINT stops gracefully; a second one
+ * stops at once.
  */
 #include "proxy/cachetool.h"
 #include "proxy/warm.h"
@@ -32,6 +35,15 @@ static void usage(FILE *out)
 	    "       modgate upstream status [--json]            upstreams and breakers\n"
 	    "       modgate upstream drain|undrain NAME         take out of / back into rotation\n"
 	    "       modgate upstream open|close|auto NAME       force a breaker, or hand it back\n"
+	    "       modgate reload [-c FILE] [--admin ADDR:PORT]\n"
+	    "                                   make the running modgate read its configuration\n"
+	    "                                   again (as kill -HUP does) and print whether it "
+	    "was\n"
+	    "                                   accepted (and what changed) or refused (and why;\n"
+	    "                                   the running configuration then stays); exit 1 if\n"
+	    "                                   refused. Listen and admin addresses, cache, "
+	    "workers\n"
+	    "                                   and [sumdb] database need a restart\n"
 	    "       modgate fsck [-c FILE]      re-check every cached .mod/.zip against its\n"
 	    "                                   recorded hash and the checksum database;\n"
 	    "                                   quarantine what fails; exit 1 on any finding\n"
@@ -54,7 +66,7 @@ static void usage(FILE *out)
 	    "                         ~/.cache/modgate, or /var/cache/modgate)\n"
 	    "      --log-level LEVEL  debug, info, warn or error (default info)\n"
 	    "  -t, --test             check the configuration, print the result, exit\n"
-	    "      --admin ADDR:PORT  the admin endpoint, for modgate upstream ...\n"
+	    "      --admin ADDR:PORT  the admin endpoint, for modgate upstream ... and reload\n"
 	    "                         (default: [admin] listen, 127.0.0.1:8081)\n"
 	    "      --json             modgate upstream status, modgate snapshots: JSON\n"
 	    "                         instead of a table\n"
@@ -62,24 +74,80 @@ static void usage(FILE *out)
 	    "  -V, --version          print the version\n"
 	    "\n"
 	    "Without a file, upstreams come from GOPROXY and GONOPROXY/GOPRIVATE,\n"
-	    "read with the go command's syntax and meaning.\n");
+	    "read with the go command's syntax and meaning.\n"
+	    "\n"
+	    "Signals: SIGHUP reloads the configuration (and reopens the log file);\n"
+	    "SIGTERM or SIGINT stops accepting connections, lets requests in flight\n"
+	    "finish for up to [server] stop_timeout (default 30s), then exits 0; a\n"
+	    "second SIGTERM or SIGINT stops at once.\n");
 }
 
-/* The first SIGTERM or SIGINT stops gracefully (in-flight requests
- * finish, up to [server] stop_timeout); a second one stops at once. */
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct server *srv = arg;
-	static int signals;
+/* What the command line said about where settings come from: kept for a
+ * reload, which reads them again the same way. */
+struct cli {
+	const char *config_file, *listen, *cache_dir;
+	int level_given;
+	enum log_level level;
+};
 
-	(void)what;
-	if (signals++ == 0) {
-		log_info("signal %d: stopping", (int)sig);
-		server_stop(srv);
-		return;
+/* Fills *cfg as the command line says: defaults, environment, file, then
+ * --listen and --cache-dir. 0, or -1 with err. */
+static int load_config(const struct cli *cli, struct config *cfg, char *err, size_t errlen)
+{
+	char why[1024];
+
+	config_init_defaults(cfg);
+	if (config_apply_env(cfg, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "environment: %s", why);
+		return -1;
 	}
-	log_info("signal %d again: stopping now", (int)sig);
-	event_base_loopexit(server_base(srv), NULL);
+	if (cli->config_file && config_load_file(cfg, cli->config_file, err, errlen) < 0)
+		return -1;
+	if (cli->listen &&
+	    config_parse_listen(cli->listen, cfg->listen_host, sizeof(cfg->listen_host),
+	                        &cfg->listen_port, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "--listen: %s", why);
+		return -1;
+	}
+	if (cli->cache_dir) {
+		if (!cli->cache_dir[0] || strlen(cli->cache_dir) >= sizeof(cfg->cache_dir)) {
+			snprintf(err, errlen, "--cache-dir: empty or too long");
+			return -1;
+		}
+		snprintf(cfg->cache_dir, sizeof(cfg->cache_dir), "%s", cli->cache_dir);
+	}
+	return 0;
+}
+
+/* The server's loader for a reload: as at start, --log-level included
+ * (it wins over [log] level). */
+static int reload_config(void *arg, struct config *out, char *err, size_t errlen)
+{
+	const struct cli *cli = arg;
+
+	if (load_config(cli, out, err, errlen) < 0)
+		return -1;
+	if (cli->level_given)
+		out->log_level = (int)cli->level;
+	return 0;
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("signal %d: stopping", (int)sig);
+	server_stop(arg);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	char msg[1400];
+
+	(void)sig;
+	(void)what;
+	log_info("SIGHUP: reading the configuration again");
+	/* server_reload logs the verdict. */
+	server_reload(arg, msg, sizeof(msg));
 }
 
 /* The credential an upstream's 1-based cred index names, or NULL. */
@@ -88,11 +156,11 @@ static const struct config_cred *cred_of(const struct config *cfg, int cred)
 	return cred > 0 && cred <= cfg->n_creds ? &cfg->creds[cred - 1] : NULL;
 }
 
-static int serve(const struct config *cfg)
+static int serve(const struct config *cfg, struct cli *cli)
 {
 	struct event_base *base;
 	struct server *srv;
-	struct event *sigint, *sigterm;
+	struct event *sigint, *sigterm, *sighup;
 	char err[1024];
 	int i;
 
@@ -117,10 +185,13 @@ static int serve(const struct config *cfg)
 		curl_global_cleanup();
 		return 1;
 	}
-	sigint = evsignal_new(base, SIGINT, on_signal, srv);
-	sigterm = evsignal_new(base, SIGTERM, on_signal, srv);
+	server_set_loader(srv, reload_config, cli);
+	sigint = evsignal_new(base, SIGINT, on_stop_signal, srv);
+	sigterm = evsignal_new(base, SIGTERM, on_stop_signal, srv);
+	sighup = evsignal_new(base, SIGHUP, on_hup, srv);
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
+	event_add(sighup, NULL);
 	for (i = 0; cfg->n_pools == 0 && i < cfg->n_upstreams; i++) {
 		char shown[CONFIG_URL_MAX], auth[CONFIG_CRED_SOURCE_MAX + 64];
 
@@ -158,6 +229,13 @@ static int serve(const struct config *cfg)
 	event_base_dispatch(base);
 	event_free(sigint);
 	event_free(sigterm);
+	event_free(sighup);
+	/* Freeing the events put the default actions back: a SIGTERM from an
+	 * impatient supervisor (or a late SIGHUP) while requests are cut and
+	 * commits finish would kill the process instead of letting it exit 0. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	server_free(srv);
 	/* Connections closed just now finish in deferred callbacks (libevent
 	 * frees a bufferevent from the loop): let them run before the base
@@ -186,19 +264,18 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct config cfg;
-	const char *config_file = NULL, *listen = NULL, *cache_dir = NULL, *admin = NULL;
-	const char *server = NULL;
+	struct cli cli = {.level = LOG_INFO};
+	const char *admin = NULL, *server = NULL;
 	int parallel = 8;
 	const char *command = "serve";
-	enum log_level level = LOG_INFO;
 	char err[1024];
-	int opt, check_only = 0, json = 0, level_given = 0, help = 0;
+	int opt, check_only = 0, json = 0, help = 0;
 
 	config_init_defaults(&cfg);
 	while ((opt = getopt_long(argc, argv, "c:l:d:thV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config_file = optarg;
+			cli.config_file = optarg;
 			break;
 		case 'S':
 			server = optarg;
@@ -211,17 +288,17 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'l':
-			listen = optarg;
+			cli.listen = optarg;
 			break;
 		case 'd':
-			cache_dir = optarg;
+			cli.cache_dir = optarg;
 			break;
 		case 'L':
-			if (log_parse_level(optarg, &level) < 0) {
+			if (log_parse_level(optarg, &cli.level) < 0) {
 				fprintf(stderr, "modgate: unknown log level %s\n", optarg);
 				return 2;
 			}
-			level_given = 1;
+			cli.level_given = 1;
 			break;
 		case 't':
 			check_only = 1;
@@ -256,7 +333,7 @@ int main(int argc, char **argv)
 		return optind < argc ? fsck_hash(argc - optind, argv + optind) : (usage(stderr), 2);
 	if (strcmp(command, "serve") != 0 && strcmp(command, "upstream") != 0 &&
 	    strcmp(command, "fsck") != 0 && strcmp(command, "warm") != 0 &&
-	    !cachetool_is_command(command)) {
+	    strcmp(command, "reload") != 0 && !cachetool_is_command(command)) {
 		fprintf(stderr, "modgate: unknown command %s\n", command);
 		usage(stderr);
 		return 2;
@@ -266,27 +343,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "modgate: %s takes no arguments (%s)\n", command, argv[optind]);
 		return 2;
 	}
-	if (config_apply_env(&cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "modgate: environment: %s\n", err);
-		return 1;
-	}
-	if (config_file && config_load_file(&cfg, config_file, err, sizeof(err)) < 0) {
+	/* reload --admin needs no config: the file may be the broken one
+	 * the running modgate is about to refuse. */
+	if (strcmp(command, "reload") == 0 && admin)
+		return ctl_reload(admin);
+	if (load_config(&cli, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "modgate: %s\n", err);
+		if (strcmp(command, "reload") == 0)
+			fprintf(stderr, "modgate: the running modgate was not asked; give --admin "
+			                "ADDR:PORT to ask it anyway\n");
 		return 1;
 	}
-	if (listen && config_parse_listen(listen, cfg.listen_host, sizeof(cfg.listen_host),
-	                                  &cfg.listen_port, err, sizeof(err)) < 0) {
-		fprintf(stderr, "modgate: --listen: %s\n", err);
-		return 1;
-	}
-	if (cache_dir) {
-		if (!cache_dir[0] || strlen(cache_dir) >= sizeof(cfg.cache_dir)) {
-			fprintf(stderr, "modgate: --cache-dir: empty or too long\n");
-			return 1;
-		}
-		snprintf(cfg.cache_dir, sizeof(cfg.cache_dir), "%s", cache_dir);
-	}
-	if (strcmp(command, "upstream") == 0) {
+	if (strcmp(command, "upstream") == 0 || strcmp(command, "reload") == 0) {
 		char addr[CONFIG_HOST_MAX + 16];
 
 		if (!admin && cfg.admin_port == 0) {
@@ -297,10 +365,12 @@ int main(int argc, char **argv)
 		}
 		snprintf(addr, sizeof(addr), strchr(cfg.admin_host, ':') ? "[%s]:%d" : "%s:%d",
 		         cfg.admin_host[0] ? cfg.admin_host : "127.0.0.1", cfg.admin_port);
+		if (strcmp(command, "reload") == 0)
+			return ctl_reload(admin ? admin : addr);
 		return ctl_upstream(argc - optind, argv + optind, admin ? admin : addr, json);
 	}
 	/* --log-level wins over [log] level. */
-	log_set_level(level_given ? level : (enum log_level)cfg.log_level);
+	log_set_level(cli.level_given ? cli.level : (enum log_level)cfg.log_level);
 	if (strcmp(command, "fsck") == 0)
 		return fsck_run(&cfg);
 	if (strcmp(command, "warm") == 0) {
@@ -322,8 +392,10 @@ int main(int argc, char **argv)
 	if (check_only) {
 		config_dump(&cfg, stdout);
 		fprintf(stderr, "modgate: configuration %s is valid\n",
-		        config_file ? config_file : "(environment and defaults)");
+		        cli.config_file ? cli.config_file : "(environment and defaults)");
 		return 0;
 	}
-	return serve(&cfg);
+	if (cli.level_given)
+		cfg.log_level = (int)cli.level;
+	return serve(&cfg, &cli);
 }

@@ -118,7 +118,7 @@ void metrics_write(const struct metrics *m, struct pool_set *ps, uint64_t joins,
 	evbuffer_add_printf(out, "# HELP modgate_upstream_requests_total Upstream attempts by "
 	                         "outcome.\n# TYPE modgate_upstream_requests_total counter\n");
 	for (i = 0; i < ps->n_ups; i++) {
-		struct upstream *up = &ps->ups[i];
+		struct upstream *up = ps->ups[i];
 
 		evbuffer_add_printf(
 		    out,
@@ -133,7 +133,7 @@ void metrics_write(const struct metrics *m, struct pool_set *ps, uint64_t joins,
 	                         "response headers.\n# TYPE modgate_upstream_response_seconds "
 	                         "histogram\n");
 	for (i = 0; i < ps->n_ups; i++) {
-		struct upstream *up = &ps->ups[i];
+		struct upstream *up = ps->ups[i];
 		uint64_t cum = 0;
 
 		for (b = 0; b < POOL_LATENCY_BUCKETS - 1; b++) {
@@ -154,7 +154,7 @@ void metrics_write(const struct metrics *m, struct pool_set *ps, uint64_t joins,
 	evbuffer_add_printf(out, "# HELP modgate_breaker_state 0 closed, 1 half-open, 2 open.\n"
 	                         "# TYPE modgate_breaker_state gauge\n");
 	for (i = 0; i < ps->n_ups; i++) {
-		struct upstream *up = &ps->ups[i];
+		struct upstream *up = ps->ups[i];
 		enum breaker_state st = breaker_state(&up->breaker, now);
 
 		evbuffer_add_printf(out, "modgate_breaker_state{upstream=\"%s\"} %d\n", up->shown,
@@ -167,10 +167,10 @@ void metrics_write(const struct metrics *m, struct pool_set *ps, uint64_t joins,
 	for (i = 0; i < ps->n_ups; i++) {
 		struct breaker_counters bc;
 
-		breaker_counters(&ps->ups[i].breaker, &bc);
+		breaker_counters(&ps->ups[i]->breaker, &bc);
 		evbuffer_add_printf(out,
 		                    "modgate_breaker_transitions_total{upstream=\"%s\"} %llu\n",
-		                    ps->ups[i].shown, (unsigned long long)bc.transitions);
+		                    ps->ups[i]->shown, (unsigned long long)bc.transitions);
 	}
 	evbuffer_add_printf(out,
 	                    "# HELP modgate_cache_ready 1 when the cache can take new objects.\n"

@@ -16,42 +16,98 @@
 #include "proxy/config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* The upstream for url, made on first sight. The config gives one URL one
- * credential (cred, 1-based into cfg->creds, 0 for none). */
-static struct upstream *find_or_add(struct pool_set *s, const char *url, int cred, uint64_t seed)
+/* Points up at its credential (1-based into cfg->creds, 0 for none): a
+ * copy, so the upstream may outlive the config. */
+static void set_cred(struct upstream *up, const struct config *cfg, int cred)
 {
-	struct upstream *up;
+	if (cred > 0 && cred <= cfg->n_creds) {
+		up->cred_value = cfg->creds[cred - 1];
+		up->cred = &up->cred_value;
+	} else {
+		memset(&up->cred_value, 0, sizeof(up->cred_value));
+		up->cred = NULL;
+	}
+}
+
+static void upstream_unref(struct upstream *up)
+{
+	if (--up->refs > 0)
+		return;
+	/* The secret does not linger in freed memory. */
+	memset(&up->cred_value, 0, sizeof(up->cred_value));
+	free(up);
+}
+
+/* The upstream for url in s, made on first sight: taken over from prev when
+ * it has the URL, else new. The config gives one URL one credential; an
+ * upstream taken over gets it (and the new breaker settings) only once the
+ * whole set is built (adopt), so that a failed build changes nothing. */
+static struct upstream *find_or_add(struct pool_set *s, const struct pool_set *prev,
+                                    const char *url, int cred, uint64_t seed, int *creds)
+{
+	struct upstream *up = NULL;
 	struct config_upstream tmp = {.kind = CONFIG_UP_URL};
 	int i;
 
 	for (i = 0; i < s->n_ups; i++)
-		if (strcmp(s->ups[i].url, url) == 0)
-			return &s->ups[i];
+		if (strcmp(s->ups[i]->url, url) == 0)
+			return s->ups[i];
 	if (s->n_ups >= POOL_MAX_UPSTREAMS)
 		return NULL;
-	up = &s->ups[s->n_ups++];
-	memset(up, 0, sizeof(*up));
-	snprintf(up->url, sizeof(up->url), "%s", url);
-	up->cred = cred > 0 && cred <= s->cfg->n_creds ? &s->cfg->creds[cred - 1] : NULL;
-	snprintf(tmp.url, sizeof(tmp.url), "%s", url);
-	config_upstream_redacted(&tmp, up->shown, sizeof(up->shown));
-	if (breaker_init(&up->breaker, &s->cfg->breaker, seed ^ (uint64_t)s->n_ups) < 0)
-		return NULL;
+	for (i = 0; prev && i < prev->n_ups && !up; i++)
+		if (strcmp(prev->ups[i]->url, url) == 0)
+			up = prev->ups[i];
+	if (up) {
+		up->refs++;
+	} else {
+		up = calloc(1, sizeof(*up));
+		if (!up)
+			return NULL;
+		up->refs = 1;
+		snprintf(up->url, sizeof(up->url), "%s", url);
+		snprintf(tmp.url, sizeof(tmp.url), "%s", url);
+		config_upstream_redacted(&tmp, up->shown, sizeof(up->shown));
+		if (breaker_init(&up->breaker, &s->cfg.breaker, seed ^ (uint64_t)s->n_ups) < 0) {
+			free(up);
+			return NULL;
+		}
+	}
+	creds[s->n_ups] = cred;
+	s->ups[s->n_ups++] = up;
+	if (up->refs == 1)
+		set_cred(up, &s->cfg, cred);
 	return up;
 }
 
-int pool_set_init(struct pool_set *s, const struct config *cfg, uint64_t seed, char *err,
-                  size_t errlen)
+struct pool_set *pool_set_ref(struct pool_set *s)
 {
+	s->refs++;
+	return s;
+}
+
+void pool_set_unref(struct pool_set *s)
+{
+	int i;
+
+	if (!s || --s->refs > 0)
+		return;
+	for (i = 0; i < s->n_ups; i++)
+		upstream_unref(s->ups[i]);
+	free(s);
+}
+
+/* Builds s's pools and upstreams from s->cfg. 0, or -1 with err (what was
+ * added so far is s's, freed with it). */
+static int build(struct pool_set *s, const struct pool_set *prev, uint64_t seed, int *creds,
+                 char *err, size_t errlen)
+{
+	const struct config *cfg = &s->cfg;
 	struct pool *p;
 	int i, j;
 
-	memset(s, 0, sizeof(*s));
-	s->cfg = cfg;
-	if (breaker_config_check(&cfg->breaker, err, errlen) < 0)
-		return -1;
 	for (i = 0; i < cfg->n_pools; i++) {
 		const struct config_pool *cp = &cfg->pools[i];
 
@@ -69,11 +125,12 @@ int pool_set_init(struct pool_set *s, const struct config *cfg, uint64_t seed, c
 			struct pool_member *m = &p->members[p->n++];
 
 			m->kind = CONFIG_UP_URL;
-			m->up = find_or_add(s, cp->upstreams[j].url, cp->upstreams[j].cred, seed);
+			m->up = find_or_add(s, prev, cp->upstreams[j].url, cp->upstreams[j].cred,
+			                    seed, creds);
 			m->weight = cp->upstreams[j].weight;
 			m->backup = cp->upstreams[j].backup;
 			if (!m->up) {
-				snprintf(err, errlen, "too many upstreams");
+				snprintf(err, errlen, "too many upstreams (or out of memory)");
 				return -1;
 			}
 		}
@@ -96,13 +153,44 @@ int pool_set_init(struct pool_set *s, const struct config *cfg, uint64_t seed, c
 		m->fallthrough_any = cfg->upstreams[j].fallthrough_any;
 		if (m->kind != CONFIG_UP_URL)
 			continue;
-		m->up = find_or_add(s, cfg->upstreams[j].url, cfg->upstreams[j].cred, seed);
+		m->up = find_or_add(s, prev, cfg->upstreams[j].url, cfg->upstreams[j].cred, seed,
+		                    creds);
 		if (!m->up) {
-			snprintf(err, errlen, "too many upstreams");
+			snprintf(err, errlen, "too many upstreams (or out of memory)");
 			return -1;
 		}
 	}
 	return 0;
+}
+
+struct pool_set *pool_set_new(const struct config *cfg, const struct pool_set *prev, uint64_t seed,
+                              char *err, size_t errlen)
+{
+	struct pool_set *s;
+	int creds[POOL_MAX_UPSTREAMS], i;
+
+	if (breaker_config_check(&cfg->breaker, err, errlen) < 0)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->refs = 1;
+	s->cfg = *cfg;
+	if (build(s, prev, seed, creds, err, errlen) < 0) {
+		pool_set_unref(s);
+		return NULL;
+	}
+	/* Built: the upstreams taken over from prev get the new settings;
+	 * their state, drain flag and counters carry over. */
+	for (i = 0; i < s->n_ups; i++) {
+		if (s->ups[i]->refs == 1)
+			continue;
+		breaker_reconfigure(&s->ups[i]->breaker, &s->cfg.breaker);
+		set_cred(s->ups[i], &s->cfg, creds[i]);
+	}
+	return s;
 }
 
 enum pool_route pool_route(struct pool_set *s, const char *module, struct pool **pool)
@@ -114,7 +202,7 @@ enum pool_route pool_route(struct pool_set *s, const char *module, struct pool *
 		*pool = s->chain;
 		return POOL_ROUTE_POOL;
 	}
-	switch (config_route_for(s->cfg, module, &idx)) {
+	switch (config_route_for(&s->cfg, module, &idx)) {
 	case CONFIG_ROUTE_POOL:
 		*pool = &s->pools[idx];
 		return POOL_ROUTE_POOL;

@@ -14,8 +14,20 @@
  * most once, skipping those whose breaker refuses, with retries after a
  * failure limited by the pool's retry budget.
  *
- * Ownership: the server owns the pool set; walks are embedded in flights.
- * Loop thread only. Time is passed in (monotonic milliseconds).
+ * A pool set is one generation of the configuration: it holds its own copy
+ * of the struct config it was built from and never changes after
+ * pool_set_new, so a reload builds a new set and swaps a pointer. Sets are
+ * reference-counted: the server holds the current one, and every flight
+ * (and request that names an upstream) holds the set it started with, so a
+ * walk's pool and member pointers stay valid until it ends. Upstreams are
+ * reference-counted too and shared between generations by URL: an
+ * upstream that is still configured keeps its breaker, drain flag and
+ * counters across a reload, and late outcomes of old flights land on the
+ * same breaker the new set consults.
+ *
+ * Ownership: the server owns its reference to the current set; walks are
+ * embedded in flights. Loop thread only. Time is passed in (monotonic
+ * milliseconds).
  */
 #ifndef MODGATE_POOL_H
 #define MODGATE_POOL_H
@@ -36,11 +48,15 @@
 #define POOL_LATENCY_BUCKETS 20
 
 struct upstream {
+	int refs; /* pool sets that hold it */
 	char url[CONFIG_URL_MAX];
 	char shown[CONFIG_URL_MAX]; /* url without credentials, for logs and bodies */
-	/* Sent with every request to this upstream; NULL for none. Borrowed
-	 * from the config. Never printed: admin and logs show cred->source. */
+	/* Sent with every request to this upstream; NULL for none, else
+	 * &cred_value (a copy, so it outlives the config it came from; a
+	 * reload replaces it). Never printed: admin and logs show
+	 * cred->source. */
 	const struct config_cred *cred;
+	struct config_cred cred_value;
 	struct breaker breaker;
 	int drained;       /* an operator took it out of rotation; in-flight work finishes */
 	uint64_t requests; /* attempts started */
@@ -69,18 +85,30 @@ struct pool {
 };
 
 struct pool_set {
-	struct upstream ups[POOL_MAX_UPSTREAMS];
+	int refs;
+	struct upstream *ups[POOL_MAX_UPSTREAMS]; /* each held once by this set */
 	int n_ups;
 	struct pool pools[CONFIG_MAX_POOLS + 1]; /* the last one used is the chain */
 	int n_pools;
 	struct pool *chain; /* NULL when [pool] sections are configured */
-	const struct config *cfg;
+	struct config cfg;  /* the generation's settings; never changed */
 };
 
-/* Builds the run-time upstreams and pools from cfg (borrowed; must outlive
- * the set). seed feeds the breakers' jitter. 0, or -1 with err filled. */
-int pool_set_init(struct pool_set *s, const struct config *cfg, uint64_t seed, char *err,
-                  size_t errlen);
+/* Builds the run-time upstreams and pools of cfg (copied into the set),
+ * with one reference for the caller. prev (borrowed; NULL at start) is the
+ * set being replaced: an upstream whose URL it also has is taken over —
+ * same object, breaker state, drain flag and counters — with the new
+ * credential and breaker settings. seed feeds new breakers' jitter. NULL
+ * with err filled on failure (prev is then untouched). */
+struct pool_set *pool_set_new(const struct config *cfg, const struct pool_set *prev, uint64_t seed,
+                              char *err, size_t errlen);
+
+/* Takes one more reference to s and returns s. */
+struct pool_set *pool_set_ref(struct pool_set *s);
+
+/* Drops one reference; the last frees the set and the upstreams no other
+ * set holds. NULL is a no-op. */
+void pool_set_unref(struct pool_set *s);
 
 enum pool_route {
 	POOL_ROUTE_POOL,   /* *pool is set */

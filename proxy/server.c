@@ -30,6 +30,7 @@
 #include "proxy/modpath.h"
 #include "proxy/policy.h"
 #include "proxy/pool.h"
+#include "proxy/reload.h"
 #include "proxy/strmap.h"
 #include "proxy/worker.h"
 #include "proxy/statuspage.h"
@@ -56,14 +57,17 @@
 #define STREAM_HIGH_WATER (512 * 1024)
 #define STREAM_CHUNK (1024 * 1024)
 
+/* The current configuration is env.pools (one generation: its pools,
+ * upstreams and its own copy of the config, env.cfg = &env.pools->cfg). A
+ * reload builds the next generation beside it and swaps the pointers
+ * between two events; flights and requests keep a reference to the one
+ * they started with. */
 struct server {
 	struct event_base *base;
-	struct config cfg;
 	evhtp_t *htp;
 	int port;
 	struct conn_set clients;
 	struct flight_env env;
-	struct pool_set pools;
 	struct admin *admin;      /* NULL when [admin] listen = off */
 	struct event *root_check; /* each second: has `modgate restore` swapped the cache? */
 	int root_check_failing;   /* warned once until the check succeeds again */
@@ -71,12 +75,13 @@ struct server {
 	int usage_known;          /* one has finished */
 	uint64_t usage_bytes, usage_objects;
 	int64_t usage_at_ms; /* when the last walk finished */
-	long active;         /* requests started and not finished (access lines owed) */
-	int stopping;        /* server_stop ran: the listener is closed */
-	int64_t stop_deadline_ms;
-	struct event *stop_check;
 	struct metrics metrics;
 	uint64_t id_seed, id_seq; /* request ids made here */
+	server_load_fn load;      /* reads the configuration again, for a reload */
+	void *load_arg;
+	unsigned generation; /* reloads accepted */
+	int stopping;        /* server_stop: the listener is closed */
+	struct event *stop_ev;
 };
 
 /* What the access log says of a request, from its start to its end. */
@@ -113,6 +118,9 @@ struct request_ctx {
 	 * streamed. module is then a copy of the module path. */
 	int filter;
 	char *module;
+	/* The generation the request started in: acc.upstream points into
+	 * it, and it must outlive the access line. */
+	struct pool_set *set;
 };
 
 static const char *content_type(enum modpath_kind kind)
@@ -221,7 +229,7 @@ static void add_cache_headers(struct server *s, evhtp_request_t *req, int immuta
 	if (immutable) {
 		add_static_header(req, "Cache-Control", "public, max-age=31536000, immutable");
 	} else {
-		snprintf(buf, sizeof(buf), "public, max-age=%d", s->cfg.list_ttl_s);
+		snprintf(buf, sizeof(buf), "public, max-age=%d", s->env.cfg->list_ttl_s);
 		add_header(req, "Cache-Control", buf);
 	}
 	add_static_header(req, "X-Modgate-Cache", state);
@@ -316,7 +324,7 @@ static int reply_checked(struct server *s, evhtp_request_t *req, enum modpath_ki
 	}
 	status = 200;
 	if (kind == MODPATH_LIST) {
-		n = policy_filter_list(&s->cfg, module, body, (size_t)size, out, &dropped);
+		n = policy_filter_list(s->env.cfg, module, body, (size_t)size, out, &dropped);
 		s->metrics.filtered_versions += dropped;
 		reply_bytes(s, req, ctype, state, out, n);
 	} else if (policy_info_version(body, (size_t)size, version, sizeof(version)) < 0) {
@@ -326,7 +334,7 @@ static int reply_checked(struct server *s, evhtp_request_t *req, enum modpath_ki
 		         module);
 		status = 502;
 		reply_text(req, status, NULL, line);
-	} else if ((v = policy_check_version(&s->cfg, module, version, &rule)) != POLICY_OK) {
+	} else if ((v = policy_check_version(s->env.cfg, module, version, &rule)) != POLICY_OK) {
 		metrics_refusal(&s->metrics,
 		                v == POLICY_DENIED ? METRICS_REFUSED_DENY : METRICS_REFUSED_ALLOW);
 		status = 403;
@@ -402,7 +410,6 @@ static void account(struct access *a, evhtp_request_t *req, int status)
 	const char *path = req->uri && req->uri->path ? req->uri->path->full : NULL;
 	uint64_t bytes = len && !is_head(req) ? strtoull(len, NULL, 10) : 0;
 
-	a->srv->active--;
 	metrics_request(&a->srv->metrics, path, status, cache, bytes);
 	access_log(a, req, path, status, cache, bytes);
 }
@@ -432,6 +439,7 @@ static evhtp_res on_request_fini(evhtp_request_t *req, void *arg)
 	if (c->stale_fd >= 0)
 		close(c->stale_fd);
 	free(c->module);
+	pool_set_unref(c->set);
 	free(c);
 	return EVHTP_RES_OK;
 }
@@ -585,6 +593,13 @@ static void on_flight(struct flight_waiter *w)
 	struct flight *f = w->flight;
 
 	if (f->state != FLIGHT_WAITING) {
+		/* The upstream named below belongs to the flight's generation,
+		 * which may be older than the request's (it joined a flight
+		 * started before a reload): hold that one instead. */
+		if (c->set != f->set) {
+			pool_set_unref(c->set);
+			c->set = pool_set_ref(f->set);
+		}
 		c->acc.attempts = f->walk.attempts;
 		c->acc.upstream = f->member ? f->member->up->shown : f->walk.pool ? NULL : "direct";
 	}
@@ -707,46 +722,12 @@ static void start_usage_scan(struct server *s)
 	s->usage_running = 1;
 }
 
-/* Checks, while stopping, whether the last request has finished. */
-static void on_stop_check(evutil_socket_t fd, short what, void *arg)
-{
-	struct server *s = arg;
-
-	(void)fd;
-	(void)what;
-	if (s->active > 0 && flight_now_ms() < s->stop_deadline_ms)
-		return;
-	if (s->active > 0)
-		log_warn("stop: %ld requests still running after %d ms; closing them", s->active,
-		         s->cfg.stop_timeout_ms);
-	event_base_loopexit(s->base, NULL);
-}
-
-struct event_base *server_base(const struct server *s)
-{
-	return s->base;
-}
-
-void server_stop(struct server *s)
-{
-	if (s->stopping)
-		return;
-	s->stopping = 1;
-	evhtp_unbind_socket(s->htp);
-	s->stop_deadline_ms = flight_now_ms() + s->cfg.stop_timeout_ms;
-	log_info("stopping: no new connections; waiting for %ld requests (at most %d ms)",
-	         s->active, s->cfg.stop_timeout_ms);
-	s->stop_check = event_new(s->base, -1, EV_PERSIST, on_stop_check, s);
-	if (!s->stop_check || event_add(s->stop_check, &(struct timeval){.tv_usec = 50 * 1000}) < 0)
-		event_base_loopexit(s->base, NULL);
-}
-
 /* GET / on the admin listener: the status page. */
 static void write_page(void *arg, struct evbuffer *out)
 {
 	struct server *s = arg;
 	struct statuspage_info in = {
-	    .cache_dir = s->cfg.cache_dir,
+	    .cache_dir = s->env.cfg->cache_dir,
 	    .usage_known = s->usage_known,
 	    .cache_bytes = s->usage_bytes,
 	    .cache_objects = s->usage_objects,
@@ -754,14 +735,14 @@ static void write_page(void *arg, struct evbuffer *out)
 	    .misses = s->metrics.cache[METRICS_MISS],
 	    .stale = s->metrics.cache[METRICS_STALE],
 	    .negative = s->metrics.cache[METRICS_NEGATIVE],
-	    .offline = s->cfg.offline,
+	    .offline = s->env.cfg->offline,
 	};
 
 	if (!s->usage_known || flight_now_ms() - s->usage_at_ms > USAGE_MAX_AGE_MS)
 		start_usage_scan(s);
 	in.disk_known = cache_disk_free(s->env.store, &in.disk_free) == 0;
 	verify_stats(s->env.verify, &in.verify);
-	statuspage_write(out, &s->pools, &in, flight_now_ms());
+	statuspage_write(out, s->env.pools, &in, flight_now_ms());
 }
 
 /* GET /metrics on the admin listener. */
@@ -770,8 +751,8 @@ static void write_metrics(void *arg, struct evbuffer *out)
 	struct server *s = arg;
 	uint64_t free_bytes = 0;
 
-	metrics_write(&s->metrics, &s->pools, s->env.joins, s->env.upstream_requests, s->env.store,
-	              flight_now_ms(), out);
+	metrics_write(&s->metrics, s->env.pools, s->env.joins, s->env.upstream_requests,
+	              s->env.store, flight_now_ms(), out);
 	verify_write_metrics(s->env.verify, out);
 	if (!s->usage_known || flight_now_ms() - s->usage_at_ms > USAGE_MAX_AGE_MS)
 		start_usage_scan(s);
@@ -813,12 +794,12 @@ static void health(struct server *s, evhtp_request_t *req, int ready)
 		return;
 	}
 	if (cache_store_health(s->env.store, READY_MIN_FREE_PCT, why, sizeof(why)) < 0) {
-		snprintf(body, sizeof(body), "not ready: %s%s", s->cfg.offline ? "offline, " : "",
-		         why);
+		snprintf(body, sizeof(body), "not ready: %s%s",
+		         s->env.cfg->offline ? "offline, " : "", why);
 		reply_text(req, 503, NULL, body);
 		return;
 	}
-	if (s->cfg.offline) {
+	if (s->env.cfg->offline) {
 		/* No upstream is asked: their breakers say nothing of this
 		 * modgate's use. */
 		snprintf(body, sizeof(body), "ready: offline, serving only what is cached; %s",
@@ -826,8 +807,8 @@ static void health(struct server *s, evhtp_request_t *req, int ready)
 		reply_text(req, 200, NULL, body);
 		return;
 	}
-	for (i = 0; i < s->pools.n_pools && off < sizeof(body); i++) {
-		struct pool *p = &s->pools.pools[i];
+	for (i = 0; i < s->env.pools->n_pools && off < sizeof(body); i++) {
+		struct pool *p = &s->env.pools->pools[i];
 
 		for (usable = 0, j = 0; j < p->n; j++)
 			usable |= !p->members[j].up || pool_upstream_usable(p->members[j].up, now);
@@ -870,11 +851,11 @@ static int sumdb_request(struct server *s, evhtp_request_t *req, const char *pat
 		free(sp);
 		return -1;
 	}
-	if (!s->cfg.sumdb_name[0] || strcmp(sp->name, s->cfg.sumdb_name) != 0) {
+	if (!s->env.cfg->sumdb_name[0] || strcmp(sp->name, s->env.cfg->sumdb_name) != 0) {
 		snprintf(line, sizeof(line),
 		         "modgate: checksum database %.200s is not proxied here (GOSUMDB=%.200s); "
 		         "ask it directly",
-		         sp->name, s->cfg.sumdb_name[0] ? s->cfg.sumdb_name : "off");
+		         sp->name, s->env.cfg->sumdb_name[0] ? s->env.cfg->sumdb_name : "off");
 		reply_text(req, 404, NULL, line);
 		free(sp);
 		return -1;
@@ -933,7 +914,6 @@ static struct access *start_access(struct server *s, evhtp_request_t *req)
 		return NULL;
 	a->srv = s;
 	a->start_ms = flight_now_ms();
-	s->active++;
 	if (n > 0 && n <= 64 &&
 	    strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") ==
 	        n)
@@ -956,8 +936,8 @@ static int policy_refused(struct server *s, evhtp_request_t *req, const struct m
 	char line[REFUSAL_MAX];
 	int versioned = mp->kind != MODPATH_LIST && mp->kind != MODPATH_LATEST && mp->canonical;
 
-	v = versioned ? policy_check_version(&s->cfg, mp->module, mp->version, &rule)
-	              : policy_check_module(&s->cfg, mp->module, &rule);
+	v = versioned ? policy_check_version(s->env.cfg, mp->module, mp->version, &rule)
+	              : policy_check_module(s->env.cfg, mp->module, &rule);
 	if (v == POLICY_OK)
 		return 0;
 	/* 403, not 404: with GOPROXY=modgate,direct the go command moves on
@@ -1015,6 +995,9 @@ static void on_request(evhtp_request_t *req, void *arg)
 	const char *path = req->uri && req->uri->path ? req->uri->path->full : NULL;
 	time_t now = time(NULL);
 
+	/* Stopping: this connection closes once the answer has gone out. */
+	if (s->stopping)
+		evhtp_request_disable_flag(req, EVHTP_REQ_FLAG_KEEPALIVE);
 	acc = start_access(s, req);
 	if (!acc) {
 		reply_text(req, 503, NULL, "modgate: out of memory");
@@ -1054,13 +1037,14 @@ static void on_request(evhtp_request_t *req, void *arg)
 		ctype = content_type(mp.kind);
 		if (policy_refused(s, req, &mp))
 			return;
-		filter = !immutable && policy_filters(&s->cfg, mp.module);
+		filter = !immutable && policy_filters(s->env.cfg, mp.module);
 	}
 	fd = cache_open(s->env.store, rel, &st);
 	/* Offline, an expired copy is the best there is: served, marked STALE. */
-	if (fd >= 0 && (immutable || now - st.mtime < s->cfg.list_ttl_s || s->cfg.offline)) {
+	if (fd >= 0 &&
+	    (immutable || now - st.mtime < s->env.cfg->list_ttl_s || s->env.cfg->offline)) {
 		const char *state =
-		    immutable || now - st.mtime < s->cfg.list_ttl_s ? "HIT" : "STALE";
+		    immutable || now - st.mtime < s->env.cfg->list_ttl_s ? "HIT" : "STALE";
 
 		if (filter) {
 			reply_checked(s, req, mp.kind, mp.module, ctype, state, fd, st.size);
@@ -1070,7 +1054,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 		}
 		return;
 	}
-	if (s->cfg.offline) {
+	if (s->env.cfg->offline) {
 		/* Never an upstream, a child go command or the negative cache
 		 * (whose answers came from upstreams): what is not here is not
 		 * to be had. (A cached copy, fresh or not, was served above.) */
@@ -1085,13 +1069,13 @@ static void on_request(evhtp_request_t *req, void *arg)
 		return;
 	}
 	/* GONOPROXY belongs to the GOPROXY chain; with pools, [route] decides. */
-	if (s->pools.chain && config_is_noproxy(&s->cfg, mp.module))
+	if (s->env.pools->chain && config_is_noproxy(s->env.cfg, mp.module))
 		route = POOL_ROUTE_DIRECT;
 	else
-		route = pool_route(&s->pools, mp.module, &pool);
+		route = pool_route(s->env.pools, mp.module, &pool);
 	/* A [route] to direct is served by modgate from the origin; GONOPROXY
 	 * (the chain's) leaves direct fetching to the client. */
-	if (route == POOL_ROUTE_DIRECT && s->pools.chain == NULL && s->env.direct && !sumdb)
+	if (route == POOL_ROUTE_DIRECT && s->env.pools->chain == NULL && s->env.direct && !sumdb)
 		route = POOL_ROUTE_POOL; /* with pool NULL: the flight goes direct */
 	if (route != POOL_ROUTE_POOL) {
 		if (fd >= 0)
@@ -1124,6 +1108,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 		reply_text(req, 503, NULL, "modgate: out of memory");
 		return;
 	}
+	c->set = pool_set_ref(s->env.pools);
 	if (flight_join(&s->env, pool, &mp, rel,
 	                (immutable ? FLIGHT_F_IMMUTABLE : 0) | (sumdb ? FLIGHT_F_NO_COMMIT : 0) |
 	                    (!sumdb && verify_needed(&mp) ? FLIGHT_F_VERIFY : 0),
@@ -1131,6 +1116,7 @@ static void on_request(evhtp_request_t *req, void *arg)
 		if (fd >= 0)
 			close(fd);
 		free(c->module);
+		pool_set_unref(c->set);
 		free(c);
 		reply_text(req, 503, NULL,
 		           "modgate: cannot start an upstream fetch (out of memory)");
@@ -1155,7 +1141,7 @@ static void on_root_check(evutil_socket_t fd, short what, void *arg)
 	rc = cache_store_check_root(s->env.store, err, sizeof(err));
 	if (rc > 0)
 		log_info("cache %s: the folder was replaced (modgate restore); serving the new one",
-		         s->cfg.cache_dir);
+		         s->env.cfg->cache_dir);
 	if (rc < 0 && !s->root_check_failing)
 		log_warn("cache root check: %s; still serving the folder opened before", err);
 	s->root_check_failing = rc < 0;
@@ -1163,28 +1149,194 @@ static void on_root_check(evutil_socket_t fd, short what, void *arg)
 
 /* Child go commands, when a pool's on_open or a route says direct. Their
  * folders live under the cache (.direct) so results are linked, not copied. */
-static int start_direct(struct server *s, char *err, size_t errlen)
+static int start_direct(struct server *s, const struct config *cfg, char *err, size_t errlen)
 {
 	struct direct_opts o = {0};
 	char root[CONFIG_PATH_MAX + 16];
 	int i, needed = 0;
 
-	for (i = 0; i < s->cfg.n_pools; i++)
-		needed |= s->cfg.pools[i].on_open == CONFIG_ON_OPEN_DIRECT;
-	for (i = 0; i < s->cfg.n_routes; i++)
-		needed |= s->cfg.routes[i].target == CONFIG_ROUTE_DIRECT;
-	if (!needed)
+	for (i = 0; i < cfg->n_pools; i++)
+		needed |= cfg->pools[i].on_open == CONFIG_ON_OPEN_DIRECT;
+	for (i = 0; i < cfg->n_routes; i++)
+		needed |= cfg->routes[i].target == CONFIG_ROUTE_DIRECT;
+	/* Set up once, when first needed (at start or by a reload); a later
+	 * reload that routes nothing direct leaves it idle. */
+	if (!needed || s->env.direct)
 		return 0;
-	snprintf(root, sizeof(root), "%s/.direct", s->cfg.cache_dir);
+	snprintf(root, sizeof(root), "%s/.direct", cfg->cache_dir);
 	if (mkdir(root, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", root, strerror(errno));
 		return -1;
 	}
-	o.go_binary = s->cfg.go_binary[0] ? s->cfg.go_binary : NULL;
+	o.go_binary = cfg->go_binary[0] ? cfg->go_binary : NULL;
 	o.tmp_root = root;
 
 	s->env.direct = direct_new(s->base, &o, s->env.workers, err, errlen);
 	return s->env.direct ? 0 : -1;
+}
+
+/* ---- reload ------------------------------------------------------------- */
+
+/* One JSON event line per reload: {"event":"reload","result":"accepted",
+ * "generation":N,"changed":"pools, routes"} or "result":"refused" with
+ * "reason". */
+static void reload_event(struct server *s, int accepted, const char *detail)
+{
+	char when[32], *line;
+	time_t now = time(NULL);
+	struct tm tm;
+	json_t *o;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "time", when, "level",
+	              accepted ? "info" : "warn", "event", "reload", "result",
+	              accepted ? "accepted" : "refused", "generation", (json_int_t)s->generation,
+	              accepted ? "changed" : "reason", detail);
+	line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (line)
+		log_line(accepted ? LOG_INFO : LOG_WARN, line);
+	else
+		log_warn("reload %s: %s", accepted ? "accepted" : "refused", detail);
+	free(line);
+	json_decref(o);
+}
+
+static int refuse(struct server *s, char *msg, size_t len, const char *why)
+{
+	snprintf(msg, len, "reload refused: %s (the running configuration stays)", why);
+	reload_event(s, 0, why);
+	return -1;
+}
+
+/* Applies next (a complete, checked config) unless it changes what needs a
+ * restart. Everything that can fail is done before the swap. */
+static int apply(struct server *s, const struct config *next, char *msg, size_t len)
+{
+	const struct config *cur = s->env.cfg;
+	struct pool_set *set, *old;
+	char err[1024], what[1200];
+
+	if (reload_restart_needed(cur, next, what, sizeof(what)) > 0) {
+		snprintf(err, sizeof(err), "needs a restart: %.900s", what);
+		return refuse(s, msg, len, err);
+	}
+	set = pool_set_new(next, s->env.pools, (uint64_t)time(NULL) ^ s->generation, err,
+	                   sizeof(err));
+	if (!set)
+		return refuse(s, msg, len, err);
+	if (start_direct(s, next, err, sizeof(err)) < 0) {
+		pool_set_unref(set);
+		return refuse(s, msg, len, err);
+	}
+	if (next->log_json != cur->log_json || strcmp(next->log_output, cur->log_output) != 0) {
+		if (log_configure(next->log_output, next->log_json, err, sizeof(err)) < 0) {
+			pool_set_unref(set);
+			return refuse(s, msg, len, err);
+		}
+	} else if (log_reopen(err, sizeof(err)) < 0) {
+		/* The old file stays open: worth a line, not a refusal. */
+		log_warn("reload: %s", err);
+	}
+	reload_changes(cur, next, what, sizeof(what));
+	/* The swap: from the next event on, requests route through set. The
+	 * old generation lives on while a flight or request holds it. */
+	old = s->env.pools;
+	s->env.pools = set;
+	s->env.cfg = &set->cfg;
+	if (s->admin)
+		admin_set_pools(s->admin, set);
+	pool_set_unref(old);
+	s->clients.max = s->env.cfg->max_connections;
+	s->metrics.offline = s->env.cfg->offline;
+	log_set_level((enum log_level)s->env.cfg->log_level);
+	s->generation++;
+	reload_event(s, 1, what);
+	snprintf(msg, len, "reload accepted (generation %u): changed %s", s->generation, what);
+	return 0;
+}
+
+int server_reload(struct server *s, char *msg, size_t len)
+{
+	struct config *next;
+	char err[1024];
+	int rc;
+
+	if (s->stopping)
+		return refuse(s, msg, len, "modgate is stopping");
+	if (!s->load)
+		return refuse(s, msg, len, "no way to read the configuration again");
+	/* A struct config is large: not on the stack of a callback. */
+	next = malloc(sizeof(*next));
+	if (!next)
+		return refuse(s, msg, len, "out of memory");
+	if (s->load(s->load_arg, next, err, sizeof(err)) < 0)
+		rc = refuse(s, msg, len, err);
+	else
+		rc = apply(s, next, msg, len);
+	free(next);
+	return rc;
+}
+
+void server_set_loader(struct server *s, server_load_fn load, void *arg)
+{
+	s->load = load;
+	s->load_arg = arg;
+}
+
+/* POST /reload on the admin endpoint. */
+static int admin_reload(void *arg, char *msg, size_t len)
+{
+	return server_reload(arg, msg, len);
+}
+
+/* ---- graceful stop -------------------------------------------------------- */
+
+static void on_clients_gone(void *arg)
+{
+	struct server *s = arg;
+
+	log_info("stop: every request in flight has finished");
+	event_base_loopexit(s->base, NULL);
+}
+
+static void on_stop_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	(void)what;
+	log_warn("stop: stop_timeout (%d ms) is over; cutting %d connection(s) short",
+	         s->env.cfg->stop_timeout_ms, s->clients.n);
+	event_base_loopexit(s->base, NULL);
+}
+
+void server_stop(struct server *s)
+{
+	int ms = s->env.cfg->stop_timeout_ms;
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000};
+
+	if (s->stopping) {
+		log_warn("stop: asked again; stopping now, cutting %d connection(s) short",
+		         s->clients.n);
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	s->stopping = 1;
+	evhtp_unbind_socket(s->htp);
+	conn_set_close_idle(&s->clients);
+	log_info("stop: listener closed; waiting up to %d ms for %d connection(s) with a request "
+	         "in flight",
+	         ms, s->clients.n);
+	if (s->clients.n == 0 || ms == 0) {
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	s->clients.on_empty = on_clients_gone;
+	s->clients.on_empty_arg = s;
+	s->stop_ev = evtimer_new(s->base, on_stop_deadline, s);
+	if (!s->stop_ev || evtimer_add(s->stop_ev, &tv) < 0)
+		event_base_loopexit(s->base, NULL);
 }
 
 struct server *server_new(struct event_base *base, const struct config *cfg, char *err,
@@ -1198,16 +1350,15 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 		return NULL;
 	}
 	s->base = base;
-	s->cfg = *cfg;
 	s->metrics.offline = cfg->offline;
 	s->id_seed = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
 	conn_set_init(&s->clients, cfg->max_connections, "client");
 	s->env.base = base;
-	s->env.cfg = &s->cfg;
-	if (pool_set_init(&s->pools, &s->cfg, (uint64_t)time(NULL) ^ (uint64_t)getpid(), err,
-	                  errlen) < 0)
+	s->env.pools =
+	    pool_set_new(cfg, NULL, (uint64_t)time(NULL) ^ (uint64_t)getpid(), err, errlen);
+	if (!s->env.pools)
 		goto fail;
-	s->env.pools = &s->pools;
+	s->env.cfg = &s->env.pools->cfg;
 	s->env.store = cache_store_open(cfg->cache_dir, err, errlen);
 
 	if (!s->env.store)
@@ -1221,7 +1372,7 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 		snprintf(err, errlen, "cannot set up the server (out of memory or threads)");
 		goto fail;
 	}
-	if (start_direct(s, err, errlen) < 0)
+	if (start_direct(s, cfg, err, errlen) < 0)
 		goto fail;
 	s->root_check = event_new(base, -1, EV_PERSIST, on_root_check, s);
 	if (!s->root_check || event_add(s->root_check, &(struct timeval){.tv_sec = 1}) < 0) {
@@ -1240,8 +1391,8 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 		goto fail;
 	s->port = conn_listener_port(s->htp);
 	if (cfg->admin_port > 0) {
-		s->admin = admin_new(base, &s->pools, write_metrics, s, cfg->admin_host,
-		                     cfg->admin_port, err, errlen);
+		s->admin = admin_new(base, s->env.pools, write_metrics, admin_reload, s,
+		                     cfg->admin_host, cfg->admin_port, err, errlen);
 		if (!s->admin)
 			goto fail;
 		admin_set_page(s->admin, write_page, s);
@@ -1268,10 +1419,12 @@ void server_free(struct server *s)
 		return;
 	if (s->root_check)
 		event_free(s->root_check);
-	if (s->stop_check)
-		event_free(s->stop_check);
 	admin_free(s->admin);
+	/* Closing what is left is no reason to end a loop again. */
+	s->clients.on_empty = NULL;
 	conn_set_close_all(&s->clients);
+	if (s->stop_ev)
+		event_free(s->stop_ev);
 	if (s->htp) {
 		if (!s->stopping)
 			evhtp_unbind_socket(s->htp);
@@ -1289,5 +1442,7 @@ void server_free(struct server *s)
 	strmap_free(s->env.flights);
 	cache_neg_free(s->env.neg);
 	cache_store_free(s->env.store);
+	/* Last: every flight and request that held a generation is gone. */
+	pool_set_unref(s->env.pools);
 	free(s);
 }

@@ -29,6 +29,9 @@ type modgate struct {
 	Admin    string // 127.0.0.1:PORT of the admin endpoint
 	CacheDir string
 	cmd      *exec.Cmd
+	conf     string // the INI file
+	server   string // its [server] lines: the port and cache of this run
+	admin    string // its [admin] section
 	mu       sync.Mutex
 	log      bytes.Buffer
 	done     chan error
@@ -79,22 +82,14 @@ func startModgate(t *testing.T, o options) *modgate {
 	}
 	port := freePort(t)
 	adminPort := freePort(t)
-	ini := fmt.Sprintf("[server]\nlisten = 127.0.0.1:%d\ncache = %s\n%s\n[admin]\nlisten = 127.0.0.1:%d\n",
-		port, cache, o.server, adminPort)
-	if o.proxy != "" {
-		ini += "[upstream]\nproxy = " + o.proxy + "\n"
-	}
-	if o.noproxy != "" {
-		ini += "[upstream]\nnoproxy = " + o.noproxy + "\n"
-	}
-	ini += o.extra
 	conf := filepath.Join(dir, "modgate.ini")
-	if err := os.WriteFile(conf, []byte(ini), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	m := &modgate{t: t, URL: fmt.Sprintf("http://127.0.0.1:%d", port), CacheDir: cache,
-		Admin: fmt.Sprintf("127.0.0.1:%d", adminPort),
-		done:  make(chan error, 1)}
+		Admin:  fmt.Sprintf("127.0.0.1:%d", adminPort),
+		conf:   conf,
+		server: fmt.Sprintf("[server]\nlisten = 127.0.0.1:%d\ncache = %s\n", port, cache),
+		admin:  fmt.Sprintf("\n[admin]\nlisten = 127.0.0.1:%d\n", adminPort),
+		done:   make(chan error, 1)}
+	m.writeConfig(t, o)
 	m.cmd = exec.Command(binary(t), "serve", "-c", conf, "--log-level", "debug")
 	m.cmd.Env = append(cleanEnv(), "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0")
 	// As for the go commands (goEnv): the fixture's modules are in no
@@ -137,6 +132,30 @@ func startModgate(t *testing.T, o options) *modgate {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return m
+}
+
+// writeConfig writes the INI file: this run's listen and admin addresses
+// and cache, then o's settings (o.env and o.cacheDir are ignored).
+// startModgate uses it; a test rewrites the file with it before a reload.
+func (m *modgate) writeConfig(t *testing.T, o options) {
+	t.Helper()
+	ini := m.server + o.server + m.admin
+	if o.proxy != "" {
+		ini += "[upstream]\nproxy = " + o.proxy + "\n"
+	}
+	if o.noproxy != "" {
+		ini += "[upstream]\nnoproxy = " + o.noproxy + "\n"
+	}
+	ini += o.extra
+	// Written aside and renamed, as an operator's tool would: a reload
+	// never reads a half-written file.
+	tmp := m.conf + ".new"
+	if err := os.WriteFile(tmp, []byte(ini), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, m.conf); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Log returns what modgate has written to stderr so far.

@@ -1010,6 +1010,51 @@ static void test_random_bookkeeping(void **state)
 	}
 }
 
+/* A reload gives new settings to a running breaker: its state, cool-down,
+ * mode and totals stay; only a new window size empties the window. */
+static void test_reconfigure_keeps_state(void **state)
+{
+	struct breaker_config c = plain(), d;
+	struct breaker b;
+	struct breaker_permit held;
+
+	(void)state;
+	c.consecutive_failures = 3;
+	c.window_size = 20;
+	c.window_min_calls = 5;
+	init_ok(&b, &c, 1);
+	for (int j = 0; j < 3; j++)
+		call(&b, 0, BREAKER_FAILURE, FAST_MS);
+	assert_int_equal(breaker_state(&b, 10), BREAKER_OPEN);
+	/* Bad settings change nothing. */
+	d = c;
+	d.window_size = 0;
+	assert_int_equal(breaker_reconfigure(&b, &d), -1);
+	assert_int_equal(b.cfg.window_size, 20);
+	/* New trigger, same window: still open, same cool-down, window kept. */
+	d = c;
+	d.consecutive_failures = 10;
+	assert_int_equal(breaker_reconfigure(&b, &d), 0);
+	assert_int_equal(breaker_state(&b, 10), BREAKER_OPEN);
+	assert_int_equal(breaker_ms_until_half_open(&b, 10), 990);
+	assert_int_equal(counters(&b).window_calls, 3);
+	assert_int_equal(counters(&b).opens, 1);
+	/* Half-open with its one probe out; a reload lets it land. */
+	assert_true(breaker_allow(&b, 1000, &held));
+	assert_int_equal(breaker_state(&b, 1000), BREAKER_HALF_OPEN);
+	d.window_size = 50;
+	assert_int_equal(breaker_reconfigure(&b, &d), 0);
+	assert_int_equal(counters(&b).window_calls, 0);
+	assert_int_equal(counters(&b).probes_in_flight, 1);
+	assert_int_equal(breaker_record(&b, &held, BREAKER_SUCCESS, FAST_MS, 1001), 1);
+	assert_int_equal(breaker_state(&b, 1001), BREAKER_CLOSED);
+	/* A forced mode survives a reload. */
+	breaker_set_mode(&b, BREAKER_FORCED_OPEN);
+	assert_int_equal(breaker_reconfigure(&b, &c), 0);
+	assert_int_equal(breaker_mode(&b), BREAKER_FORCED_OPEN);
+	assert_int_equal(breaker_state(&b, 2000), BREAKER_OPEN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1030,6 +1075,7 @@ int main(void)
 	    cmocka_unit_test(test_late_outcomes),
 	    cmocka_unit_test(test_permits_spend_once),
 	    cmocka_unit_test(test_forced_open),
+	    cmocka_unit_test(test_reconfigure_keeps_state),
 	    cmocka_unit_test(test_forced_closed),
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_random_bookkeeping),

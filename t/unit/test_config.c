@@ -86,6 +86,7 @@ static void assert_same_config(const struct config *a, const struct config *b)
 	assert_int_equal(a->idle_timeout_ms, b->idle_timeout_ms);
 	assert_int_equal(a->workers, b->workers);
 	assert_int_equal(a->max_connections, b->max_connections);
+	assert_int_equal(a->stop_timeout_ms, b->stop_timeout_ms);
 	assert_memory_equal(&a->breaker, &b->breaker, sizeof(a->breaker));
 	assert_int_equal(a->n_pools, b->n_pools);
 	for (int i = 0; i < a->n_pools; i++) {
@@ -642,6 +643,7 @@ static const char every_key_ini[] =
     "cache = /srv/modgate/cache\n"
     "workers = 8\n"
     "max_connections = 100\n"
+    "stop_timeout = 2m\n"
     "\n"
     "[upstream]\n"
     "proxy = https://athens.corp.example:3000|https://goproxy.cn,direct\n"
@@ -668,6 +670,7 @@ static void test_ini_every_key(void **state)
 	assert_string_equal(c.cache_dir, "/srv/modgate/cache");
 	assert_int_equal(c.workers, 8);
 	assert_int_equal(c.max_connections, 100);
+	assert_int_equal(c.stop_timeout_ms, 120000);
 	render_upstreams(&c, got, sizeof(got));
 	assert_string_equal(got, "https://athens.corp.example:3000|https://goproxy.cn,direct,");
 	assert_string_equal(c.noproxy, "*.corp.example,rsc.io/private");
@@ -902,6 +905,8 @@ static const struct ini_error_case ini_error_tests[] = {
     {"[server]\nworkers =\n", 2, "empty value"},
     {"[server]\nworkers = 99999999999999999999\n", 2, "out of range"},
     {"[server]\nmax_connections = 0\n", 2, "out of range 1..1000000"},
+    {"[server]\nstop_timeout = 2h\n", 2, "out of range 0s..1h"},
+    {"[server]\nstop_timeout = soon\n", 2, "soon"},
     {"[server]\nmax_connections = 1000001\n", 2, "out of range 1..1000000"},
     /* [upstream] */
     {"[upstream]\nproxy =\n", 2, "empty proxy list (write off"},

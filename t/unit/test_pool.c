@@ -14,7 +14,7 @@
 #include <string.h>
 
 static struct config cfg;
-static struct pool_set set;
+static struct pool_set *set;
 
 static void load(const char *ini)
 {
@@ -23,8 +23,10 @@ static void load(const char *ini)
 	config_init_defaults(&cfg);
 	if (config_load_string(&cfg, ini, "t.ini", err, sizeof(err)) < 0)
 		fail_msg("config: %s", err);
-	if (pool_set_init(&set, &cfg, 42, err, sizeof(err)) < 0)
-		fail_msg("pool_set_init: %s", err);
+	pool_set_unref(set);
+	set = pool_set_new(&cfg, NULL, 42, err, sizeof(err));
+	if (!set)
+		fail_msg("pool_set_new: %s", err);
 }
 
 static void test_swrr_follows_weights_without_bursts(void **state)
@@ -78,7 +80,7 @@ static void test_chain_separators(void **state)
 
 	(void)state;
 	load("[upstream]\nproxy = http://a.example|http://b.example,http://c.example,direct\n");
-	assert_int_equal(pool_route(&set, "x.example/m", &pool), POOL_ROUTE_POOL);
+	assert_int_equal(pool_route(set, "x.example/m", &pool), POOL_ROUTE_POOL);
 	assert_true(pool->chain);
 	pool_walk_init(&w, pool);
 	assert_int_equal(pool_walk_next(&w, 0, 1000, &m, &p), POOL_NEXT_UPSTREAM);
@@ -103,7 +105,7 @@ static void test_chain_separators(void **state)
 	assert_int_equal(pool_walk_next(&w, 0, 1000, &m, &p), POOL_NEXT_DIRECT);
 
 	load("[upstream]\nproxy = off\n");
-	pool_route(&set, "x.example/m", &pool);
+	pool_route(set, "x.example/m", &pool);
 	pool_walk_init(&w, pool);
 	assert_int_equal(pool_walk_next(&w, 0, 0, &m, &p), POOL_NEXT_OFF);
 }
@@ -130,7 +132,7 @@ static void test_chain_open_breaker(void **state)
 
 	(void)state;
 	load("[upstream]\nproxy = http://a.example|http://b.example,http://c.example\n");
-	pool_route(&set, "x.example/m", &pool);
+	pool_route(set, "x.example/m", &pool);
 	trip(pool->members[0].up, 1000);
 	/* a is open and '|' follows it: b without an attempt on a. */
 	pool_walk_init(&w, pool);
@@ -167,17 +169,17 @@ static void test_routes_and_shared_upstreams(void **state)
 
 	(void)state;
 	load(two_pools);
-	assert_int_equal(pool_route(&set, "corp.example/team/x", &pool), POOL_ROUTE_POOL);
+	assert_int_equal(pool_route(set, "corp.example/team/x", &pool), POOL_ROUTE_POOL);
 	assert_string_equal(pool->name, "corp");
-	assert_int_equal(pool_route(&set, "corp.example/public/x", &pool), POOL_ROUTE_POOL);
+	assert_int_equal(pool_route(set, "corp.example/public/x", &pool), POOL_ROUTE_POOL);
 	assert_string_equal(pool->name, "public");
-	assert_int_equal(pool_route(&set, "github.com/x/y", &pool), POOL_ROUTE_POOL);
+	assert_int_equal(pool_route(set, "github.com/x/y", &pool), POOL_ROUTE_POOL);
 	assert_string_equal(pool->name, "public");
-	assert_int_equal(pool_route(&set, "private.example/x", &pool), POOL_ROUTE_OFF);
-	assert_int_equal(pool_route(&set, "git.example/x", &pool), POOL_ROUTE_DIRECT);
+	assert_int_equal(pool_route(set, "private.example/x", &pool), POOL_ROUTE_OFF);
+	assert_int_equal(pool_route(set, "git.example/x", &pool), POOL_ROUTE_DIRECT);
 	/* a.example is in both pools: one upstream, one breaker. */
-	assert_int_equal(set.n_ups, 4);
-	assert_ptr_equal(set.pools[0].members[0].up, set.pools[1].members[1].up);
+	assert_int_equal(set->n_ups, 4);
+	assert_ptr_equal(set->pools[0].members[0].up, set->pools[1].members[1].up);
 }
 
 static void test_pool_walk_weights_backups_budget(void **state)
@@ -190,7 +192,7 @@ static void test_pool_walk_weights_backups_budget(void **state)
 
 	(void)state;
 	load(two_pools);
-	pool_route(&set, "github.com/x/y", &pool);
+	pool_route(set, "github.com/x/y", &pool);
 	/* First attempts follow the weights 3:1; the backup gets none. */
 	for (i = 0; i < 400; i++) {
 		pool_walk_init(&w, pool);
@@ -229,7 +231,7 @@ static void test_pool_walk_weights_backups_budget(void **state)
 	     "retry_budget = 20%\nretry_min_per_sec = 3\n[breaker]\nfailures = 0\nfailure_rate = "
 	     "0%\n"
 	     "slow_rate = 0%\n");
-	pool = &set.pools[0];
+	pool = &set->pools[0];
 	{
 		int retries = 0, refused = 0;
 
@@ -254,6 +256,125 @@ static void test_pool_walk_weights_backups_budget(void **state)
 	}
 }
 
+static struct upstream *up_named(struct pool_set *s, const char *url)
+{
+	int i;
+
+	for (i = 0; i < s->n_ups; i++)
+		if (strcmp(s->ups[i]->url, url) == 0)
+			return s->ups[i];
+	return NULL;
+}
+
+/* A reload builds a new set from the old one: an upstream still configured
+ * is the same object (open breaker, drain flag, forced mode, counters and
+ * permits in flight carry over) with the new settings; a new one starts
+ * closed; the old set stays usable until its last reference goes. */
+static void test_reload_carries_upstreams_over(void **state)
+{
+	struct config next;
+	struct pool_set *old, *cur;
+	struct upstream *a, *b, *c;
+	struct breaker_permit held, p;
+	struct pool_walk w;
+	struct pool_member *m;
+	char err[512];
+	int i;
+
+	(void)state;
+	load("[breaker]\nfailures = 3\nopen = 10s\n"
+	     "[pool \"p\"]\nupstream = http://a.example weight=3\n"
+	     "upstream = http://b.example\nupstream = http://d.example\n");
+	old = pool_set_ref(set);
+	a = up_named(old, "http://a.example");
+	b = up_named(old, "http://b.example");
+	c = up_named(old, "http://d.example");
+	/* a trips open; b is drained; d is forced closed; a holds one more
+	 * permit in flight when the reload comes. */
+	for (i = 0; i < 3; i++) {
+		assert_true(breaker_allow(&a->breaker, 1000, &p));
+		breaker_record(&a->breaker, &p, BREAKER_FAILURE, 5, 1000);
+	}
+	assert_int_equal(breaker_state(&a->breaker, 1000), BREAKER_OPEN);
+	b->drained = 1;
+	b->requests = 7;
+	breaker_set_mode(&c->breaker, BREAKER_FORCED_CLOSED);
+	assert_true(breaker_allow(&c->breaker, 1000, &held));
+
+	config_init_defaults(&next);
+	if (config_load_string(&next,
+	                       "[breaker]\nfailures = 5\nopen = 10s\n"
+	                       "[pool \"p\"]\nupstream = http://a.example\n"
+	                       "upstream = http://b.example weight=2\n"
+	                       "upstream = http://c.example backup\n"
+	                       "upstream = http://d.example\n",
+	                       "t2.ini", err, sizeof(err)) < 0)
+		fail_msg("config: %s", err);
+	cur = pool_set_new(&next, old, 7, err, sizeof(err));
+	if (!cur)
+		fail_msg("pool_set_new: %s", err);
+	/* Same objects, same state, new settings. */
+	assert_ptr_equal(up_named(cur, "http://a.example"), a);
+	assert_ptr_equal(up_named(cur, "http://b.example"), b);
+	assert_ptr_equal(up_named(cur, "http://d.example"), c);
+	assert_int_equal(breaker_state(&a->breaker, 2000), BREAKER_OPEN);
+	assert_true(breaker_ms_until_half_open(&a->breaker, 2000) > 0);
+	assert_int_equal(a->breaker.cfg.consecutive_failures, 5);
+	assert_int_equal(b->drained, 1);
+	assert_int_equal(b->requests, 7);
+	assert_int_equal(breaker_mode(&c->breaker), BREAKER_FORCED_CLOSED);
+	assert_int_equal(cur->pools[0].members[1].weight, 2);
+	assert_int_equal(old->pools[0].members[0].weight, 3);
+	/* The new upstream starts closed; a walk of the new set skips open a
+	 * and drained b, so d (primary) answers, then backup c. */
+	assert_int_equal(breaker_state(&up_named(cur, "http://c.example")->breaker, 2000),
+	                 BREAKER_CLOSED);
+	pool_walk_init(&w, &cur->pools[0]);
+	assert_int_equal(pool_walk_next(&w, 0, 2000, &m, &p), POOL_NEXT_UPSTREAM);
+	assert_string_equal(m->up->url, "http://d.example");
+	breaker_release(&m->up->breaker, &p);
+	assert_int_equal(pool_walk_next(&w, 0, 2000, &m, &p), POOL_NEXT_UPSTREAM);
+	assert_string_equal(m->up->url, "http://c.example");
+	breaker_release(&m->up->breaker, &p);
+	/* The old generation's walk still works, and the permit from before
+	 * the reload lands on the breaker the new set consults. */
+	pool_walk_init(&w, &old->pools[0]);
+	assert_int_equal(pool_walk_next(&w, 0, 2000, &m, &p), POOL_NEXT_UPSTREAM);
+	assert_ptr_equal(m->up, c);
+	breaker_release(&m->up->breaker, &p);
+	assert_int_equal(breaker_record(&c->breaker, &held, BREAKER_SUCCESS, 5, 2000), 0);
+	pool_set_unref(old); /* the set of load() */
+	pool_set_unref(old); /* our reference: freed now; cur's upstreams live on */
+	assert_string_equal(up_named(cur, "http://a.example")->shown, "http://a.example");
+	set = cur;
+}
+
+/* Settings a reload refuses leave the running set untouched. */
+static void test_reload_refused_changes_nothing(void **state)
+{
+	struct config next;
+	struct pool_set *cur;
+	char err[512];
+
+	(void)state;
+	load("[pool \"p\"]\nupstream = http://a.example\n");
+	next = cfg;
+	next.breaker.window_size = 0; /* breaker_config_check refuses it */
+	cur = pool_set_new(&next, set, 1, err, sizeof(err));
+	assert_null(cur);
+	assert_non_null(strstr(err, "window_size"));
+	assert_int_equal(set->ups[0]->refs, 1);
+	assert_int_equal(set->ups[0]->breaker.cfg.window_size, cfg.breaker.window_size);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	pool_set_unref(set);
+	set = NULL;
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,7 +383,9 @@ int main(void)
 	    cmocka_unit_test(test_chain_open_breaker),
 	    cmocka_unit_test(test_routes_and_shared_upstreams),
 	    cmocka_unit_test(test_pool_walk_weights_backups_budget),
+	    cmocka_unit_test(test_reload_carries_upstreams_over),
+	    cmocka_unit_test(test_reload_refused_changes_nothing),
 	};
 
-	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("pool", tests, NULL, teardown);
 }
