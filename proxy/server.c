@@ -1229,14 +1229,10 @@ static int apply(struct server *s, const struct config *next, char *msg, size_t 
 		pool_set_unref(set);
 		return refuse(s, msg, len, err);
 	}
-	if (next->log_json != cur->log_json || strcmp(next->log_output, cur->log_output) != 0) {
-		if (log_configure(next->log_output, next->log_json, err, sizeof(err)) < 0) {
-			pool_set_unref(set);
-			return refuse(s, msg, len, err);
-		}
-	} else if (log_reopen(err, sizeof(err)) < 0) {
-		/* The old file stays open: worth a line, not a refusal. */
-		log_warn("reload: %s", err);
+	if ((next->log_json != cur->log_json || strcmp(next->log_output, cur->log_output) != 0) &&
+	    log_configure(next->log_output, next->log_json, err, sizeof(err)) < 0) {
+		pool_set_unref(set);
+		return refuse(s, msg, len, err);
 	}
 	reload_changes(cur, next, what, sizeof(what));
 	/* The swap: from the next event on, requests route through set. The
@@ -1264,6 +1260,11 @@ int server_reload(struct server *s, char *msg, size_t len)
 
 	if (s->stopping)
 		return refuse(s, msg, len, "modgate is stopping");
+	/* logrotate sends SIGHUP after moving the file: reopen it even when
+	 * the configuration turns out to be refused. The old file stays open
+	 * on failure: worth a line, not a refusal. */
+	if (log_reopen(err, sizeof(err)) < 0)
+		log_warn("reload: %s", err);
 	if (!s->load)
 		return refuse(s, msg, len, "no way to read the configuration again");
 	/* A struct config is large: not on the stack of a callback. */

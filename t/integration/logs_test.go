@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -40,4 +41,51 @@ func TestLogToFileAsJSON(t *testing.T) {
 	if strings.TrimSpace(m.Log()) != "" {
 		t.Errorf("lines went to stderr as well:\n%s", m.Log())
 	}
+}
+
+// logrotate: the file is renamed, SIGHUP reloads and opens the path
+// again; later lines go to the new file, none to the renamed one.
+func TestLogReopenedOnReload(t *testing.T) {
+	u := newUpstream(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "modgate.log")
+	m := startModgate(t, options{proxy: u.URL(), extra: "[log]\noutput = " + file + "\nformat = json\n"})
+	first, second := "/example.com/fix/a/@v/v1.0.0.info", "/example.com/fix/b/@v/v1.0.0.info"
+	if st, _ := rawGet(t, m.URL, first); st != 200 {
+		t.Fatalf("info: %d", st)
+	}
+	fileHas := func(name, s string) bool {
+		b, _ := os.ReadFile(name)
+		return strings.Contains(string(b), s)
+	}
+	eventually(t, "the first access line", func() bool { return fileHas(file, first) })
+	rotated := file + ".1"
+	if err := os.Rename(file, rotated); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the reload event in a new file", func() bool {
+		return fileHas(file, `"event":"reload","result":"accepted"`)
+	})
+	if st, _ := rawGet(t, m.URL, second); st != 200 {
+		t.Fatalf("info: %d", st)
+	}
+	eventually(t, "the second access line in the new file", func() bool { return fileHas(file, second) })
+	if fileHas(rotated, second) || fileHas(rotated, `"event":"reload"`) {
+		t.Errorf("lines after the reload went to the rotated file")
+	}
+	// A configuration broken meanwhile is refused, but the file is
+	// still reopened: logrotate does not know about the refusal.
+	if err := os.Rename(file, file+".2"); err != nil {
+		t.Fatal(err)
+	}
+	m.writeConfig(t, options{extra: "[pool \"broken\"\n"})
+	if err := m.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the refused reload's event in a new file", func() bool {
+		return fileHas(file, `"event":"reload","result":"refused"`)
+	})
 }

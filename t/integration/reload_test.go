@@ -281,3 +281,50 @@ func TestReloadAppliesWeights(t *testing.T) {
 		t.Errorf("u1 removed: u1 %d, u2 %d of 4 requests", u1.Total(), u2.Total())
 	}
 }
+
+// offline, [deny] and [allow] change with a reload, and back: the next
+// request sees them, and offline means zero upstream requests at once.
+func TestReloadOfflineAndDeny(t *testing.T) {
+	u := newUpstream(t)
+	m := startModgate(t, options{proxy: u.URL()})
+	cached := "/example.com/fix/a/@v/v1.0.0.info"
+	uncached := "/example.com/fix/a/@v/v1.1.0.info"
+	denied := "/example.com/fix/b/@v/v1.0.0.info"
+	if code, _, body := get(t, m.URL+cached); code != 200 {
+		t.Fatalf("GET %s: %d %s", cached, code, body)
+	}
+	m.writeConfig(t, options{proxy: u.URL(), server: "offline = on\n",
+		extra: "[deny]\nexample.com/fix/b@v1.0.0 = pulled by the reload test\n"})
+	out, errs, good := reloadCLI(t, m)
+	if !good || !strings.Contains(out, "[deny]") || !strings.Contains(out, "[server] offline on") {
+		t.Fatalf("modgate reload: %q %q", out, errs)
+	}
+	u.ResetCounts()
+	if code, h, body := get(t, m.URL+cached); code != 200 || h.Get("X-Modgate-Cache") != "HIT" {
+		t.Errorf("offline, cached: %d %s %q", code, h.Get("X-Modgate-Cache"), body)
+	}
+	if code, _, body := get(t, m.URL+uncached); code != 404 || !strings.Contains(string(body), "modgate is offline") {
+		t.Errorf("offline, uncached: %d %q", code, body)
+	}
+	if code, _, body := get(t, m.URL+denied); code != 403 || !strings.Contains(string(body), "is denied: pulled by the reload test") {
+		t.Errorf("denied after the reload: %d %q", code, body)
+	}
+	if code, _, body := get(t, m.URL+"/readyz"); code != 200 || !strings.Contains(string(body), "offline") {
+		t.Errorf("/readyz offline: %d %q", code, body)
+	}
+	if !strings.Contains(metricsText(t, m), "\nmodgate_offline 1\n") {
+		t.Errorf("/metrics: modgate_offline is not 1")
+	}
+	if n := u.Total(); n != 0 {
+		t.Errorf("offline: the upstream was asked %d times", n)
+	}
+	m.writeConfig(t, options{proxy: u.URL()})
+	if out, errs, good := reloadCLI(t, m); !good || !strings.Contains(out, "[server] offline off") {
+		t.Fatalf("modgate reload back: %q %q", out, errs)
+	}
+	for _, p := range []string{uncached, denied} {
+		if code, _, body := get(t, m.URL+p); code != 200 {
+			t.Errorf("online again, GET %s: %d %q", p, code, body)
+		}
+	}
+}
