@@ -13,6 +13,7 @@
 #include "proxy/config.h"
 #include "proxy/ctl.h"
 #include "proxy/fsck.h"
+#include "proxy/help.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 
@@ -56,7 +57,7 @@ static void usage(FILE *out)
 	    "       modgate snapshots [--json]  list the snapshots\n"
 	    "       modgate restore NAME        make a snapshot the live cache, atomically\n"
 	    "       modgate purge MODULE[@VERSION]  drop a module or a version from the cache\n"
-	    "                                   (modgate COMMAND --help: more on each)\n"
+	    "                                   (modgate COMMAND --help: each one's page)\n"
 	    "\n"
 	    "options:\n"
 	    "  -c, --config FILE      INI configuration (optional; see etc/modgate.ini)\n"
@@ -269,7 +270,7 @@ int main(int argc, char **argv)
 	int parallel = 8;
 	const char *command = "serve";
 	char err[1024];
-	int opt, check_only = 0, json = 0, help = 0;
+	int opt, check_only = 0, json = 0, help = 0, given = 0;
 
 	config_init_defaults(&cfg);
 	while ((opt = getopt_long(argc, argv, "c:l:d:thV", opts, NULL)) != -1) {
@@ -320,12 +321,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc)
+	if (optind < argc) {
 		command = argv[optind++];
+		given = 1;
+	}
 	if (help) {
-		if (cachetool_is_command(command))
-			cachetool_usage(command, stdout);
-		else
+		/* Without a command, --help is the overview, not serve's page. */
+		if (!given || help_command(command, stdout) < 0)
 			usage(stdout);
 		return 0;
 	}

@@ -166,12 +166,40 @@ func TestCacheToolsSnapshotPurgeRestore(t *testing.T) {
 	}
 }
 
-// Every cache tool explains itself.
-func TestCacheToolsHelp(t *testing.T) {
-	for _, c := range []string{"snapshot", "snapshots", "restore", "purge"} {
+// Every subcommand explains itself: modgate --help names them all, and
+// modgate COMMAND --help is that command's page with each of its options.
+func TestHelpEveryCommand(t *testing.T) {
+	// Every subcommand the overview names has a page of its own that
+	// names each option the command takes.
+	options := map[string][]string{
+		"serve":     {"--config", "--listen", "--cache-dir", "--log-level", "--test", "SIGHUP", "SIGTERM"},
+		"upstream":  {"--config", "--admin", "--json", "drain", "undrain", "open", "close", "auto"},
+		"reload":    {"--config", "--admin", "need a restart", "exit 1"},
+		"fsck":      {"--config", "--cache-dir", "--log-level", "Exit 0"},
+		"hash":      {"h1:", "go.mod"},
+		"warm":      {"--config", "--server", "--parallel", "go.sum"},
+		"snapshot":  {"--cache-dir"},
+		"snapshots": {"--cache-dir", "--json"},
+		"restore":   {"--cache-dir"},
+		"purge":     {"--cache-dir", "MODULE[@VERSION]"},
+	}
+	code, overview := runTool(t, "--help")
+	if code != 0 {
+		t.Fatalf("--help: exit %d\n%s", code, overview)
+	}
+	for c, opts := range options {
+		if !strings.Contains(overview, "modgate "+c) && !strings.Contains(overview, "modgate ["+c+"]") {
+			t.Errorf("--help does not name %s", c)
+		}
 		code, out := runTool(t, c, "--help")
-		if code != 0 || !strings.Contains(out, "usage: modgate "+c) {
+		if code != 0 || (!strings.HasPrefix(out, "usage: modgate "+c) && !strings.HasPrefix(out, "usage: modgate ["+c+"]")) {
 			t.Errorf("%s --help: exit %d\n%s", c, code, out)
+			continue
+		}
+		for _, o := range opts {
+			if !strings.Contains(out, o) {
+				t.Errorf("%s --help does not mention %s:\n%s", c, o, out)
+			}
 		}
 	}
 	if code, out := runTool(t, "restore", "--cache-dir", t.TempDir()); code != 2 || !strings.Contains(out, "usage: modgate restore") {
