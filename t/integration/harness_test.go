@@ -73,6 +73,10 @@ func freePort(t *testing.T) int {
 // startModgate writes a config, starts modgate on a free loopback port and
 // waits until it accepts connections. It is stopped (SIGTERM) at cleanup and
 // must then exit 0, which under AddressSanitizer also means no leak.
+//
+// The ports are found free by binding and closing them, so another process
+// may take one before modgate binds it: a start that fails with "Address
+// already in use" is tried again on new ports.
 func startModgate(t *testing.T, o options) *modgate {
 	t.Helper()
 	dir := t.TempDir()
@@ -80,6 +84,23 @@ func startModgate(t *testing.T, o options) *modgate {
 	if cache == "" {
 		cache = filepath.Join(dir, "cache")
 	}
+	for attempt := 1; ; attempt++ {
+		m, err := launchModgate(t, o, dir, cache)
+		if err == nil {
+			t.Cleanup(m.stop)
+			return m
+		}
+		if attempt == 5 || !strings.Contains(m.Log(), "Address already in use") {
+			t.Fatalf("%v:\n%s", err, m.Log())
+		}
+		t.Logf("modgate start %d: a port was taken meanwhile; trying others", attempt)
+	}
+}
+
+// launchModgate is one try of startModgate: the modgate running, or an
+// error once it has exited or not listened within 10 s.
+func launchModgate(t *testing.T, o options, dir, cache string) (*modgate, error) {
+	t.Helper()
 	port := freePort(t)
 	adminPort := freePort(t)
 	conf := filepath.Join(dir, "modgate.ini")
@@ -118,20 +139,27 @@ func startModgate(t *testing.T, o options) *modgate {
 		}
 		m.done <- m.cmd.Wait()
 	}()
-	t.Cleanup(m.stop)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			c.Close()
-			break
+			return m, nil
+		}
+		select {
+		case err := <-m.done:
+			m.cmd.Process = nil
+			return m, fmt.Errorf("modgate exited before listening (%v)", err)
+		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("modgate did not start listening:\n%s", m.Log())
+			m.cmd.Process.Kill()
+			<-m.done
+			m.cmd.Process = nil
+			return m, fmt.Errorf("modgate did not start listening within 10 s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return m
 }
 
 // writeConfig writes the INI file: this run's listen and admin addresses
