@@ -3,6 +3,9 @@
 # cached .info and 1 MiB .zip; wrk loads each in the same run and we print
 # requests/s for both and the ratio modgate/nginx.
 #
+# Then reload: the same .info while the configuration is reloaded 10 times
+# a second, against no reloads.
+#
 # Then failover: the time for 100 sequential .info requests that must go
 # upstream (a branch query with list_ttl 0) through a pool of two healthy
 # upstreams, against the same with one of the two blackholed — before its
@@ -108,6 +111,34 @@ for obj in v1.0.0.info v1.0.0.zip; do
 	ratio=$(awk -v m="$m" -v n="$n" 'BEGIN { printf "%.2f", m / n }')
 	printf '%-28s %14s %14s %8s\n' "$obj" "$m" "$n" "$ratio"
 done
+
+# ---- reload -------------------------------------------------------------
+# The same cached .info while the configuration is reloaded (SIGHUP) 10
+# times a second, against the same modgate left alone, in the same run;
+# wrk's error and non-2xx counts must stay 0.
+path=/example.com/bench/@v/v1.0.0.info
+secs=${duration%s}
+quiet=$(wrk -t"$threads" -c"$conns" -d"$duration" "http://127.0.0.1:$mg_port$path")
+wrk -t"$threads" -c"$conns" -d"$duration" "http://127.0.0.1:$mg_port$path" >"$work/wrk-reload.out" &
+wrk_pid=$!
+hups=0
+while [ "$hups" -lt $((secs * 10)) ] && kill -0 "$wrk_pid" 2>/dev/null; do
+	kill -HUP "$mg_pid"
+	hups=$((hups + 1))
+	sleep 0.1
+done
+wait "$wrk_pid"
+busy=$(cat "$work/wrk-reload.out")
+q=$(echo "$quiet" | awk '/Requests\/sec/ {print $2}')
+b=$(echo "$busy" | awk '/Requests\/sec/ {print $2}')
+bad=$(echo "$busy" | awk '/Non-2xx|Socket errors/ {print}')
+echo
+echo "reload: .info req/s, wrk -c$conns -d$duration, with $hups SIGHUP reloads (10/s) vs none"
+printf '%-46s %14s %8s\n' case "req/s" ratio
+printf '%-46s %14s %8s\n' "no reloads" "$q" 1.00
+printf '%-46s %14s %8s\n' "reloaded 10 times a second" "$b" "$(awk -v a="$b" -v b="$q" 'BEGIN { printf "%.2f", a / b }')"
+echo "errors or non-2xx answers while reloading: ${bad:-none}"
+kill -0 "$mg_pid" || { echo "bench: modgate died while reloading"; cat "$work/modgate.log"; exit 1; }
 
 # ---- failover -----------------------------------------------------------
 (cd "$(dirname "$0")/.." && go build -o "$work/upstream" ./fixtures/cmd/upstream)
