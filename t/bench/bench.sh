@@ -154,30 +154,20 @@ up_a=$(start_upstream)
 up_b=$(start_upstream)
 up_hole=$(start_upstream -blackhole)
 
-# start_pool NAME PRIMARY SECONDARY: a modgate with a two-upstream pool.
-start_pool() {
+# start_modgate NAME INI: a modgate on a free port with its own cache and
+# INI (after [server] and [admin]) as its configuration; prints the port.
+start_modgate() {
 	p=$(port)
-	cat >"$work/$1.ini" <<INI
-[server]
-listen = 127.0.0.1:$p
-cache = $work/cache-$1
-[admin]
-listen = off
-[pool "p"]
-upstream = $2
-upstream = $3
-[cache]
-list_ttl = 0s
-[timeouts]
-first_byte = 1s
-[breaker]
-failures = 5
-open = 60s
-INI
+	printf '[server]\nlisten = 127.0.0.1:%s\ncache = %s\n[admin]\nlisten = off\n%s' \
+		"$p" "$work/cache-$1" "$2" >"$work/$1.ini"
 	"$bin" serve -c "$work/$1.ini" --log-level error >/dev/null 2>"$work/$1.log" &
 	echo $! >>"$work/pids"
 	wait_port_path "$p" / >&2
 	echo "$p"
+}
+# start_pool NAME PRIMARY SECONDARY: a modgate with a two-upstream pool.
+start_pool() {
+	start_modgate "$1" "$(printf '[pool "p"]\nupstream = %s\nupstream = %s\n[cache]\nlist_ttl = 0s\n[timeouts]\nfirst_byte = 1s\n[breaker]\nfailures = 5\nopen = 60s\n' "$2" "$3")"
 }
 wait_port_path() {
 	i=0
@@ -244,13 +234,7 @@ printf '%-46s %10s %10s %8s\n' "sha256sum" "$t_sha" "$(awk -v m="$zip_mb" -v t="
 up_db=$(start_upstream -sumdb sum.bench.example -vkey-file "$work/vkey")
 vkey=$(cat "$work/vkey")
 start_verifier() { # NAME GOSUMDB
-	p=$(port)
-	printf '[server]\nlisten = 127.0.0.1:%s\ncache = %s\n[admin]\nlisten = off\n[upstream]\nproxy = %s\n[sumdb]\ndatabase = %s\n' \
-		"$p" "$work/cache-$1" "$up_db" "$2" >"$work/$1.ini"
-	"$bin" serve -c "$work/$1.ini" --log-level error >/dev/null 2>"$work/$1.log" &
-	echo $! >>"$work/pids"
-	wait_port_path "$p" / >&2
-	echo "$p"
+	start_modgate "$1" "$(printf '[upstream]\nproxy = %s\n[sumdb]\ndatabase = %s\n' "$up_db" "$2")"
 }
 twenty() { # BASE: ms for 20 cold zips, one after another
 	urls=""
