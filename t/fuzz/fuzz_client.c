@@ -37,39 +37,7 @@
 
 #include "sumdb/client.h"
 
-struct cv_stage {
-	int log;
-	int64_t n;
-	const char *hash;
-	const char *note;
-	size_t note_len;
-};
-
-struct cv_answer {
-	int log;
-	int64_t n, id;
-	const char *module, *version, *esc, *path, *zip_h1, *mod_h1, *body;
-	size_t len;
-};
-
-struct cv_tile {
-	int log;
-	const char *path;
-	size_t len;
-	const char *data;
-};
-
-struct cv_record {
-	const char *what, *msg;
-	size_t len;
-	int ok, strict;
-	int64_t id;
-	size_t text_len, rest_len;
-};
-
-#include "t/unit/testdata/client_vectors.inc"
-
-#define NVEC(a) (sizeof(a) / sizeof((a)[0]))
+#include "t/unit/testdata/client_vectors.h"
 #define QMAX 512
 
 #define CHECK(c)                                                                                   \
