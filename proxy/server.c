@@ -895,8 +895,9 @@ static void health(struct server *s, evhtp_request_t *req, int ready)
 }
 
 /* A /sumdb/ request: the checksum database named by GOSUMDB is passed
- * through to the upstreams (proxy.golang.org and others serve it under
- * /sumdb/), its tiles cached for good; the go command verifies what it
+ * through to its own URL when [sumdb] database gives one, else to the
+ * upstreams (proxy.golang.org and others serve it under /sumdb/); tiles
+ * modgate has proven are cached for good; the go command verifies what it
  * gets as it would from the database itself. Anything else is a 404, which
  * sends the go command to its database directly. Fills mp (the database
  * name stands for the module, for routing), rel, immutable and ctype, or

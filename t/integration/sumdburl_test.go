@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,11 +97,14 @@ func TestChecksumDatabaseAtItsOwnURL(t *testing.T) {
 	}
 	// The latest tree head, byte for byte the database's, never cached.
 	latest := db.SumDBCount("latest")
-	_, h, body := get(t, m.URL+sumPath("latest"))
 	_, _, direct := get(t, dbURL+"/latest")
+	_, h, body := get(t, m.URL+sumPath("latest"))
 	if string(body) != string(direct) || h.Get("X-Modgate-Cache") != "MISS" || db.SumDBCount("latest") != latest+2 {
 		t.Errorf("latest through modgate: %q %q, database asked %d times", h.Get("X-Modgate-Cache"), body,
 			db.SumDBCount("latest")-latest)
+	}
+	if id := db.RequestID(sumPath("latest")); id == "" || id != h.Get("X-Request-Id") {
+		t.Errorf("the database saw request id %q, the client %q", id, h.Get("X-Request-Id"))
 	}
 	// A tile is immutable, also when passed through.
 	_, h, body = get(t, m.URL+sumPath("tile/8/0/000.p/2"))
@@ -209,5 +213,78 @@ func TestChecksumDatabaseAtItsOwnURLRefusesUnproven(t *testing.T) {
 		if string(b) != string(direct) {
 			t.Errorf("%s is not the database's", rel)
 		}
+	}
+}
+
+// The database's URL gets the deadlines of modgate's own lookups: a
+// database that accepts and never answers costs a client one first-byte
+// deadline and a 502 saying so; a 5xx is passed on as a 502 naming the
+// database; a client that leaves while its answer is on the way cancels
+// the fetch (modgate then stops cleanly, which under ASan means no leak).
+func TestChecksumDatabaseAtItsOwnURLDeadlines(t *testing.T) {
+	const name = "sum.corp.example"
+	_, db, dbURL, _, m := dbAtURL(t, name, "[timeouts]\nfirst_byte = 500ms\n")
+	sumPath := func(rest string) string { return "/sumdb/" + name + "/" + rest }
+
+	db.SetFault(sumPath("latest"), upstream.Fault{Mode: upstream.Blackhole})
+	start := time.Now()
+	st, body := rawGet(t, m.URL, sumPath("latest"))
+	took := time.Since(start)
+	if st != 502 || !strings.Contains(body, dbURL) || !strings.Contains(body, "timed out") {
+		t.Errorf("a blackholed database: %d %q", st, body)
+	}
+	if took < 400*time.Millisecond || took > 10*time.Second {
+		t.Errorf("a blackholed database answered in %v, want about the 500ms first-byte deadline", took)
+	}
+
+	db.SetFault(sumPath("lookup/example.com/fix/m02@v1.0.0"), upstream.Fault{Mode: upstream.Status, Status: 500, Body: "database on fire"})
+	st, body = rawGet(t, m.URL, sumPath("lookup/example.com/fix/m02@v1.0.0"))
+	if st != 502 || !strings.Contains(body, "answered 500") || !strings.Contains(body, "database on fire") {
+		t.Errorf("a failing database: %d %q", st, body)
+	}
+
+	// A client that leaves while modgate waits for the database (a paused
+	// request does not read its socket, so modgate learns of it when it
+	// answers): the fetch keeps its deadline, and its answer goes nowhere,
+	// cleanly.
+	c, err := net.Dial("tcp", strings.TrimPrefix(m.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", sumPath("latest"))
+	time.Sleep(100 * time.Millisecond)
+	c.Close()
+	eventually(t, "the abandoned fetch's deadline", func() bool { return strings.Count(m.Log(), "timed out") == 2 })
+	db.SetFault("", upstream.Fault{})
+	if st, _ := rawGet(t, m.URL, sumPath("latest")); st != 200 {
+		t.Errorf("latest after the database healed: %d", st)
+	}
+}
+
+// Stopping while a client waits on the database: the request is cut
+// short with its fetch dropped, and modgate exits 0 (the harness checks;
+// under ASan that also means nothing leaked).
+func TestChecksumDatabaseAtItsOwnURLStopWhileWaiting(t *testing.T) {
+	const name = "sum.corp.example"
+	_, db, _, _, m := dbAtURL(t, name, "[timeouts]\nfirst_byte = 30s\n[server]\nstop_timeout = 200ms\n")
+	db.SetFault("/sumdb/"+name+"/latest", upstream.Fault{Mode: upstream.Blackhole})
+	c, err := net.Dial("tcp", strings.TrimPrefix(m.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /sumdb/%s/latest HTTP/1.1\r\nHost: x\r\n\r\n", name)
+	eventually(t, "the request to reach the database", func() bool { return db.Count("/sumdb/"+name+"/latest") == 1 })
+	start := time.Now()
+	m.stop()
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("stop took %v with a request waiting on the database", d)
+	}
+	if !strings.Contains(m.Log(), "cutting 1 connection(s) short") {
+		t.Errorf("the waiting request was not cut short at stop")
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("the waiting client was answered (%d bytes, %v), want the connection closed", n, err)
 	}
 }
