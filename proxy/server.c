@@ -428,6 +428,21 @@ static evhtp_res on_plain_fini(evhtp_request_t *req, void *arg)
 	return EVHTP_RES_OK;
 }
 
+/* Frees c, leaving its flight and dropping its database fetch; the
+ * access record in it is the caller's to account first (a context that
+ * never paused its request has a copy of it). */
+static void free_ctx(struct request_ctx *c)
+{
+	flight_leave(&c->waiter);
+	verify_db_cancel(c->db);
+	if (c->stale_fd >= 0)
+		close(c->stale_fd);
+	free(c->module);
+	free(c->rel);
+	pool_set_unref(c->set);
+	free(c);
+}
+
 static evhtp_res on_request_fini(evhtp_request_t *req, void *arg)
 {
 	struct request_ctx *c = arg;
@@ -440,15 +455,7 @@ static evhtp_res on_request_fini(evhtp_request_t *req, void *arg)
 	 * it to 200. */
 	account(&c->acc, req, c->status);
 	unhook(c);
-	flight_leave(&c->waiter);
-	verify_db_cancel(c->db);
-	c->db = NULL;
-	if (c->stale_fd >= 0)
-		close(c->stale_fd);
-	free(c->module);
-	free(c->rel);
-	pool_set_unref(c->set);
-	free(c);
+	free_ctx(c);
 	return EVHTP_RES_OK;
 }
 
@@ -1073,17 +1080,6 @@ static struct request_ctx *new_ctx(struct server *s, evhtp_request_t *req, const
 	c->waiter.notify = on_flight;
 	c->set = pool_set_ref(s->env.pools);
 	return c;
-}
-
-/* Frees a context that never paused its request (acc stays the caller's). */
-static void free_ctx(struct request_ctx *c)
-{
-	if (c->stale_fd >= 0)
-		close(c->stale_fd);
-	free(c->module);
-	free(c->rel);
-	pool_set_unref(c->set);
-	free(c);
 }
 
 /* The request waits for c's answer; from here c carries the access record
