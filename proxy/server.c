@@ -121,6 +121,11 @@ struct request_ctx {
 	/* The generation the request started in: acc.upstream points into
 	 * it, and it must outlive the access line. */
 	struct pool_set *set;
+	/* A /sumdb/ request asked at the database's own URL instead of a
+	 * flight: the fetch while it runs, and the cache path (for the
+	 * negative cache). */
+	struct verify_dbfetch *db;
+	char *rel;
 };
 
 static const char *content_type(enum modpath_kind kind)
@@ -273,12 +278,12 @@ static void reply_file(struct server *s, evhtp_request_t *req, const char *ctype
 /* Longest refusal line: a module and a version (MODPATH_MAX each), a reason. */
 #define REFUSAL_MAX (2 * MODPATH_MAX + CONFIG_REASON_MAX + 128)
 
-/* Sends buf (n bytes, copied) as a 200 answer of mutable metadata. */
-static void reply_bytes(struct server *s, evhtp_request_t *req, const char *ctype,
+/* Sends buf (n bytes, copied) as a 200 answer. */
+static void reply_bytes(struct server *s, evhtp_request_t *req, const char *ctype, int immutable,
                         const char *state, const char *buf, size_t n)
 {
 	add_static_header(req, "Content-Type", ctype);
-	add_cache_headers(s, req, 0, state);
+	add_cache_headers(s, req, immutable, state);
 	add_length(req, (off_t)n);
 	if (!is_head(req))
 		evbuffer_add(req->buffer_out, buf, n);
@@ -326,7 +331,7 @@ static int reply_checked(struct server *s, evhtp_request_t *req, enum modpath_ki
 	if (kind == MODPATH_LIST) {
 		n = policy_filter_list(s->env.cfg, module, body, (size_t)size, out, &dropped);
 		s->metrics.filtered_versions += dropped;
-		reply_bytes(s, req, ctype, state, out, n);
+		reply_bytes(s, req, ctype, 0, state, out, n);
 	} else if (policy_info_version(body, (size_t)size, version, sizeof(version)) < 0) {
 		snprintf(line, sizeof(line),
 		         "modgate: cannot tell which version of %s the answer names, so cannot "
@@ -341,7 +346,7 @@ static int reply_checked(struct server *s, evhtp_request_t *req, enum modpath_ki
 		reply_text(req, status, NULL,
 		           policy_message(v, rule, module, version, line, sizeof(line)));
 	} else {
-		reply_bytes(s, req, ctype, state, body, (size_t)size);
+		reply_bytes(s, req, ctype, 0, state, body, (size_t)size);
 	}
 out:
 	free(body);
@@ -423,6 +428,21 @@ static evhtp_res on_plain_fini(evhtp_request_t *req, void *arg)
 	return EVHTP_RES_OK;
 }
 
+/* Frees c, leaving its flight and dropping its database fetch; the
+ * access record in it is the caller's to account first (a context that
+ * never paused its request has a copy of it). */
+static void free_ctx(struct request_ctx *c)
+{
+	flight_leave(&c->waiter);
+	verify_db_cancel(c->db);
+	if (c->stale_fd >= 0)
+		close(c->stale_fd);
+	free(c->module);
+	free(c->rel);
+	pool_set_unref(c->set);
+	free(c);
+}
+
 static evhtp_res on_request_fini(evhtp_request_t *req, void *arg)
 {
 	struct request_ctx *c = arg;
@@ -435,12 +455,7 @@ static evhtp_res on_request_fini(evhtp_request_t *req, void *arg)
 	 * it to 200. */
 	account(&c->acc, req, c->status);
 	unhook(c);
-	flight_leave(&c->waiter);
-	if (c->stale_fd >= 0)
-		close(c->stale_fd);
-	free(c->module);
-	pool_set_unref(c->set);
-	free(c);
+	free_ctx(c);
 	return EVHTP_RES_OK;
 }
 
@@ -552,24 +567,31 @@ static void start_stream(struct request_ctx *c)
 	pump(c);
 }
 
+/* Answers with the expired copy of mutable metadata in c->stale_fd. */
+static void reply_stale(struct request_ctx *c)
+{
+	int fd = c->stale_fd;
+
+	c->stale_fd = -1;
+	if (c->filter) {
+		c->status = reply_checked(c->srv, c->req, c->kind, c->module, c->ctype, "STALE", fd,
+		                          c->stale_size);
+		close(fd);
+	} else {
+		c->status = 200;
+		reply_file(c->srv, c->req, c->ctype, 0, "STALE", fd, c->stale_size);
+	}
+}
+
 static void reply_failure(struct request_ctx *c)
 {
 	struct flight *f = c->waiter.flight;
-	int fd = c->stale_fd;
 
 	/* Mutable metadata that is merely old beats an error when no upstream
 	 * could answer; a 404/410 is an answer and wins over the old copy. */
-	if (fd >= 0 && !f->answered && f->status >= 500) {
+	if (c->stale_fd >= 0 && !f->answered && f->status >= 500) {
 		log_warn("serving stale %s: %s", f->rel, f->message);
-		c->stale_fd = -1;
-		if (c->filter) {
-			c->status = reply_checked(c->srv, c->req, c->kind, c->module, c->ctype,
-			                          "STALE", fd, c->stale_size);
-			close(fd);
-		} else {
-			c->status = 200;
-			reply_file(c->srv, c->req, c->ctype, 0, "STALE", fd, c->stale_size);
-		}
+		reply_stale(c);
 	} else {
 		if (f->retry_after_s > 0) {
 			char ra[16];
@@ -651,6 +673,59 @@ static void on_flight(struct flight_waiter *w)
 		return;
 	}
 	start_stream(c);
+}
+
+/* The database's own URL answered a client's /sumdb/ request (or could not):
+ * passed on as it came, as a flight through a pool passes it on (the go
+ * command proves it; the cache keeps only what modgate's own lookups
+ * proved). 404/410 is an answer, kept a moment in the negative cache; a
+ * failure serves the expired copy of a kept lookup answer if there is one,
+ * as for any mutable answer when every upstream fails. */
+static void on_db_answer(void *arg, int status, const char *body, size_t len, int cached,
+                         const char *err)
+{
+	struct request_ctx *c = arg;
+	struct server *s = c->srv;
+	const struct config *cfg = &c->set->cfg;
+	char line[1024];
+
+	(void)cached;
+	c->db = NULL;
+	c->acc.upstream = cfg->sumdb_url;
+	c->acc.attempts = 1;
+	if (status == 200) {
+		c->status = 200;
+		reply_bytes(s, c->req, c->ctype, c->immutable, "MISS", body, len);
+	} else if (status == 404 || status == 410) {
+		if (err[0])
+			snprintf(line, sizeof(line), "%.900s", err);
+		else
+			snprintf(line, sizeof(line),
+			         "not found: %.300s (checksum database %.300s: %d)", c->rel,
+			         cfg->sumdb_url, status);
+		cache_neg_put(s->env.neg, c->rel, status, line, time(NULL), cfg->negative_ttl_s);
+		c->status = status;
+		reply_text(c->req, status, "MISS", line);
+	} else {
+		if (status == 0)
+			snprintf(line, sizeof(line), "modgate: checksum database %.300s: %.600s",
+			         cfg->sumdb_url, err);
+		else
+			snprintf(line, sizeof(line),
+			         "modgate: checksum database %.300s answered %d for %.300s%s%.300s",
+			         cfg->sumdb_url, status, c->rel, err[0] ? ": " : "", err);
+		log_warn("%s", line + strlen("modgate: "));
+		if (c->stale_fd >= 0) {
+			log_warn("serving stale %s", c->rel);
+			reply_stale(c);
+		} else {
+			c->status = 502;
+			reply_text(c->req, 502, "MISS", line);
+		}
+	}
+	c->started = c->finished = 1;
+	c->acc.end_ms = flight_now_ms();
+	resume(c);
 }
 
 /* Modules that no proxy upstream may serve: the client fetches them itself
@@ -827,8 +902,9 @@ static void health(struct server *s, evhtp_request_t *req, int ready)
 }
 
 /* A /sumdb/ request: the checksum database named by GOSUMDB is passed
- * through to the upstreams (proxy.golang.org and others serve it under
- * /sumdb/), its tiles cached for good; the go command verifies what it
+ * through to its own URL when [sumdb] database gives one, else to the
+ * upstreams (proxy.golang.org and others serve it under /sumdb/); tiles
+ * modgate has proven are cached for good; the go command verifies what it
  * gets as it would from the database itself. Anything else is a 404, which
  * sends the go command to its database directly. Fills mp (the database
  * name stands for the module, for routing), rel, immutable and ctype, or
@@ -977,6 +1053,67 @@ static void refuse_offline(struct server *s, evhtp_request_t *req, const struct 
 	reply_text(req, 404, NULL, line);
 }
 
+/* The context of a request that will be answered later: takes fd (the
+ * expired copy of mutable metadata, or -1). NULL when out of memory (then
+ * the request is answered and fd closed). */
+static struct request_ctx *new_ctx(struct server *s, evhtp_request_t *req, const struct access *acc,
+                                   const struct modpath_req *mp, const char *ctype, int immutable,
+                                   int fd, const struct cache_stat *st)
+{
+	struct request_ctx *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		if (fd >= 0)
+			close(fd);
+		reply_text(req, 503, NULL, "modgate: out of memory");
+		return NULL;
+	}
+	c->acc = *acc;
+	c->srv = s;
+	c->req = req;
+	c->kind = mp->kind;
+	c->ctype = ctype;
+	c->head = is_head(req);
+	c->immutable = immutable;
+	c->stale_fd = fd;
+	c->stale_size = fd >= 0 ? st->size : 0;
+	c->waiter.notify = on_flight;
+	c->set = pool_set_ref(s->env.pools);
+	return c;
+}
+
+/* The request waits for c's answer; from here c carries the access record
+ * (acc is freed) and dies in on_request_fini. */
+static void pause_request(struct request_ctx *c, struct access *acc)
+{
+	evhtp_request_set_hook(c->req, evhtp_hook_on_request_fini, (evhtp_hook)on_request_fini, c);
+	free(acc);
+	evhtp_request_pause(c->req);
+}
+
+/* A /sumdb/ request for a database with a URL of its own: fetched there
+ * (verify_db_get), answered by on_db_answer. rel is "sumdb/NAME/PATH"; fd
+ * (taken) is an expired copy of a kept answer, or -1. */
+static void ask_database(struct server *s, evhtp_request_t *req, struct access *acc,
+                         const struct modpath_req *mp, const char *rel, const char *ctype,
+                         int immutable, int fd, const struct cache_stat *st)
+{
+	struct request_ctx *c = new_ctx(s, req, acc, mp, ctype, immutable, fd, st);
+	const char *path = rel + strlen("sumdb/") + strlen(s->env.cfg->sumdb_name) + 1;
+
+	if (!c)
+		return;
+	c->rel = strdup(rel);
+	c->db = c->rel ? verify_db_get(s->env.verify, path, acc->id, on_db_answer, c) : NULL;
+	if (!c->db) {
+		free_ctx(c);
+		reply_text(req, 503, NULL,
+		           "modgate: cannot start a fetch from the checksum database");
+		return;
+	}
+	pause_request(c, acc);
+}
+
 static void on_request(evhtp_request_t *req, void *arg)
 {
 	struct server *s = arg;
@@ -1068,6 +1205,13 @@ static void on_request(evhtp_request_t *req, void *arg)
 		reply_text(req, neg->status, "NEGATIVE", neg->body);
 		return;
 	}
+	/* A database with a URL of its own ([sumdb] database = KEY URL) is
+	 * asked there, as modgate's own lookups are: no pool need route its
+	 * name. */
+	if (sumdb && s->env.cfg->sumdb_url[0]) {
+		ask_database(s, req, acc, &mp, rel, ctype, immutable, fd, &st);
+		return;
+	}
 	/* GONOPROXY belongs to the GOPROXY chain; with pools, [route] decides. */
 	if (s->env.pools->chain && config_is_noproxy(s->env.cfg, mp.module))
 		route = POOL_ROUTE_DIRECT;
@@ -1083,49 +1227,25 @@ static void on_request(evhtp_request_t *req, void *arg)
 		refuse_route(req, route, mp.module);
 		return;
 	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		if (fd >= 0)
-			close(fd);
-		reply_text(req, 503, NULL, "modgate: out of memory");
+	c = new_ctx(s, req, acc, &mp, ctype, immutable, fd, &st);
+	if (!c)
 		return;
-	}
-	c->acc = *acc;
-	c->srv = s;
-	c->req = req;
-	c->kind = mp.kind;
-	c->ctype = ctype;
-	c->head = method == htp_method_HEAD;
-	c->immutable = immutable;
-	c->stale_fd = fd;
-	c->stale_size = fd >= 0 ? st.size : 0;
-	c->waiter.notify = on_flight;
 	c->filter = filter;
 	if (filter && !(c->module = strdup(mp.module))) {
-		if (fd >= 0)
-			close(fd);
-		free(c);
+		free_ctx(c);
 		reply_text(req, 503, NULL, "modgate: out of memory");
 		return;
 	}
-	c->set = pool_set_ref(s->env.pools);
 	if (flight_join(&s->env, pool, &mp, rel,
 	                (immutable ? FLIGHT_F_IMMUTABLE : 0) | (sumdb ? FLIGHT_F_NO_COMMIT : 0) |
 	                    (!sumdb && verify_needed(&mp) ? FLIGHT_F_VERIFY : 0),
 	                acc->id, &c->waiter) < 0) {
-		if (fd >= 0)
-			close(fd);
-		free(c->module);
-		pool_set_unref(c->set);
-		free(c);
+		free_ctx(c);
 		reply_text(req, 503, NULL,
 		           "modgate: cannot start an upstream fetch (out of memory)");
 		return;
 	}
-	/* From here the context carries the access record. */
-	evhtp_request_set_hook(req, evhtp_hook_on_request_fini, (evhtp_hook)on_request_fini, c);
-	free(acc);
-	evhtp_request_pause(req);
+	pause_request(c, acc);
 }
 
 /* `modgate restore` exchanges the cache folder under us; the store's root

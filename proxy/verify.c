@@ -46,9 +46,9 @@ struct check;
 static void decide_file(struct check *c);
 
 /* One fetch of a checksum database path for the client. */
-struct dbfetch {
+struct verify_dbfetch {
 	struct verify *v;
-	LIST_ENTRY(dbfetch) link;
+	LIST_ENTRY(verify_dbfetch) link;
 	sumdb_fetched_fn done;
 	void *arg;
 	struct flight_waiter w; /* through the pools */
@@ -68,7 +68,7 @@ struct verify {
 	size_t tree_pending_len;
 	int tree_saving;
 	int closing;
-	LIST_HEAD(, dbfetch) fetches;
+	LIST_HEAD(, verify_dbfetch) fetches;
 	struct strmap *found; /* "module@version" -> struct sumdb_client_result */
 	struct verify_stats stats;
 };
@@ -114,7 +114,7 @@ struct check {
 
 /* ---- the database client's fetches --------------------------------------- */
 
-static void dbfetch_free(struct dbfetch *q)
+static void dbfetch_free(struct verify_dbfetch *q)
 {
 	LIST_REMOVE(q, link);
 	flight_leave(&q->w);
@@ -129,7 +129,7 @@ static void dbfetch_free(struct dbfetch *q)
 }
 
 /* Hands the answer to the client and forgets the fetch. */
-static void deliver(struct dbfetch *q, int status, const char *body, size_t len, int cached,
+static void deliver(struct verify_dbfetch *q, int status, const char *body, size_t len, int cached,
                     const char *err)
 {
 	sumdb_fetched_fn done = q->done;
@@ -144,7 +144,7 @@ static void deliver(struct dbfetch *q, int status, const char *body, size_t len,
 
 static void on_cached(evutil_socket_t fd, short what, void *arg)
 {
-	struct dbfetch *q = arg;
+	struct verify_dbfetch *q = arg;
 
 	(void)fd;
 	(void)what;
@@ -153,7 +153,8 @@ static void on_cached(evutil_socket_t fd, short what, void *arg)
 
 static void on_db_flight(struct flight_waiter *w)
 {
-	struct dbfetch *q = (struct dbfetch *)((char *)w - offsetof(struct dbfetch, w));
+	struct verify_dbfetch *q =
+	    (struct verify_dbfetch *)((char *)w - offsetof(struct verify_dbfetch, w));
 	struct flight *f = w->flight;
 	char *body;
 	ssize_t n;
@@ -186,7 +187,7 @@ static void on_db_flight(struct flight_waiter *w)
 
 static int url_on_response(void *arg, long status, off_t content_length)
 {
-	struct dbfetch *q = arg;
+	struct verify_dbfetch *q = arg;
 
 	q->status = status;
 	return content_length > SUMDB_CLIENT_BODY_MAX ? -1 : 0;
@@ -194,7 +195,7 @@ static int url_on_response(void *arg, long status, off_t content_length)
 
 static int url_on_data(void *arg, const char *buf, size_t len)
 {
-	struct dbfetch *q = arg;
+	struct verify_dbfetch *q = arg;
 
 	if (evbuffer_get_length(q->buf) + len > SUMDB_CLIENT_BODY_MAX)
 		return -1;
@@ -203,16 +204,25 @@ static int url_on_data(void *arg, const char *buf, size_t len)
 
 static void url_on_done(void *arg, enum fetch_result res, long status, const char *errmsg)
 {
-	struct dbfetch *q = arg;
-	size_t len = evbuffer_get_length(q->buf);
+	struct verify_dbfetch *q = arg;
+	size_t len = evbuffer_get_length(q->buf), n;
+	const char *body = len ? (const char *)evbuffer_pullup(q->buf, -1) : "";
+	char msg[400];
 
 	q->fetch = NULL;
-	if (res != FETCH_OK)
-		deliver(q, 0, NULL, 0, 0, errmsg);
-	else if (status != 200)
-		deliver(q, (int)status, NULL, 0, 0, NULL);
-	else
-		deliver(q, 200, (const char *)evbuffer_pullup(q->buf, -1), len, 0, NULL);
+	if (res != FETCH_OK) {
+		snprintf(msg, sizeof(msg), "%s: %.300s", fetch_result_str(res), errmsg);
+		deliver(q, 0, NULL, 0, 0, msg);
+	} else if (status != 200) {
+		/* The first line of the database's own explanation, for whoever
+		 * shows the failure to a person. */
+		for (n = 0; n < len && n < 300 && body[n] != '\n' && body[n] != '\r'; n++)
+			;
+		snprintf(msg, sizeof(msg), "%.*s", (int)n, body);
+		deliver(q, (int)status, NULL, 0, 0, msg);
+	} else {
+		deliver(q, 200, body, len, 0, NULL);
+	}
 }
 
 static const struct fetch_callbacks url_cb = {
@@ -221,8 +231,31 @@ static const struct fetch_callbacks url_cb = {
     .on_done = url_on_done,
 };
 
+/* Asks the database's own URL ([sumdb] database = KEY URL) for path, with
+ * the deadlines of metadata from an upstream. 0, or -1 when the transfer
+ * cannot start. */
+static int url_fetch(struct verify *v, struct verify_dbfetch *q, const char *path,
+                     const char *request_id)
+{
+	const struct config *cfg = v->env->cfg;
+	char url[CONFIG_URL_MAX + FLIGHT_REL_MAX + 8];
+	struct fetch_opts o = {
+	    .connect_timeout_ms = cfg->connect_timeout_ms,
+	    .first_byte_timeout_ms = cfg->first_byte_timeout_ms,
+	    .idle_timeout_ms = cfg->idle_timeout_ms,
+	    .total_timeout_ms = cfg->metadata_timeout_ms,
+	    .request_id = request_id,
+	};
+
+	if ((size_t)snprintf(url, sizeof(url), "%s/%s", cfg->sumdb_url, path) >= sizeof(url))
+		return -1;
+	q->buf = evbuffer_new();
+	q->fetch = q->buf ? fetch_start(v->env->fetch, url, &o, &url_cb, q) : NULL;
+	return q->fetch ? 0 : -1;
+}
+
 /* Tiles are proven before they are cached, so one in the cache is good. */
-static int from_cache(struct verify *v, struct dbfetch *q, const char *rel)
+static int from_cache(struct verify *v, struct verify_dbfetch *q, const char *rel)
 {
 	struct cache_stat st;
 	int fd;
@@ -252,8 +285,8 @@ static int db_fetch(void *arg, const char *path, sumdb_fetched_fn done, void *do
 {
 	struct verify *v = arg;
 	const struct config *cfg = v->env->cfg;
-	struct dbfetch *q = calloc(1, sizeof(*q));
-	char rel[FLIGHT_REL_MAX + 1], url[CONFIG_URL_MAX + FLIGHT_REL_MAX + 8];
+	struct verify_dbfetch *q = calloc(1, sizeof(*q));
+	char rel[FLIGHT_REL_MAX + 1];
 	struct modpath_req mp = {.kind = MODPATH_INFO};
 	struct pool *pool = NULL;
 
@@ -269,17 +302,7 @@ static int db_fetch(void *arg, const char *path, sumdb_fetched_fn done, void *do
 	if (from_cache(v, q, rel))
 		return 0;
 	if (cfg->sumdb_url[0]) {
-		struct fetch_opts o = {
-		    .connect_timeout_ms = cfg->connect_timeout_ms,
-		    .first_byte_timeout_ms = cfg->first_byte_timeout_ms,
-		    .idle_timeout_ms = cfg->idle_timeout_ms,
-		    .total_timeout_ms = cfg->metadata_timeout_ms,
-		};
-
-		q->buf = evbuffer_new();
-		snprintf(url, sizeof(url), "%s/%s", cfg->sumdb_url, path);
-		q->fetch = q->buf ? fetch_start(v->env->fetch, url, &o, &url_cb, q) : NULL;
-		if (!q->fetch)
+		if (url_fetch(v, q, path, NULL) < 0)
 			goto fail;
 		return 0;
 	}
@@ -295,6 +318,30 @@ static int db_fetch(void *arg, const char *path, sumdb_fetched_fn done, void *do
 fail:
 	dbfetch_free(q);
 	return -1;
+}
+
+struct verify_dbfetch *verify_db_get(struct verify *v, const char *path, const char *request_id,
+                                     sumdb_fetched_fn done, void *arg)
+{
+	struct verify_dbfetch *q;
+
+	if (!v->env->cfg->sumdb_url[0] || v->closing || !(q = calloc(1, sizeof(*q))))
+		return NULL;
+	q->v = v;
+	q->done = done;
+	q->arg = arg;
+	LIST_INSERT_HEAD(&v->fetches, q, link);
+	if (url_fetch(v, q, path, request_id) < 0) {
+		dbfetch_free(q);
+		return NULL;
+	}
+	return q;
+}
+
+void verify_db_cancel(struct verify_dbfetch *q)
+{
+	if (q)
+		dbfetch_free(q);
 }
 
 /* ---- persisting what the client proved ----------------------------------- */

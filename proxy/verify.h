@@ -17,7 +17,9 @@
  *
  * This module also gives the database client its fetches (checksum
  * database paths through the pools, or its own URL, tiles from the cache),
- * persists the kept tree head and caches tiles once they are proven.
+ * persists the kept tree head and caches tiles once they are proven. When
+ * the database has a URL of its own, clients' /sumdb/ requests are fetched
+ * there through the same path (verify_db_get).
  *
  * Ownership and threading: the server owns the one struct verify; loop
  * thread only. A flight being verified holds a job (f->check) until
@@ -29,9 +31,11 @@
 #include <event2/buffer.h>
 
 #include "proxy/flight.h"
+#include "sumdb/client.h"
 #include "sumdb/dirhash.h"
 
 struct verify;
+struct verify_dbfetch;
 
 /* What became of one flight's bytes. */
 enum verify_verdict {
@@ -99,6 +103,25 @@ void verify_object(struct verify *v, struct flight *f);
  * (the file is gone, out of memory). */
 int verify_file(struct verify *v, const char *rel, const struct modpath_req *mp,
                 verify_file_fn done, void *arg);
+
+/* Fetches path of the checksum database ("lookup/M@V", "tile/8/0/001",
+ * "latest": below /sumdb/NAME/, borrowed) from the database's own URL
+ * ([sumdb] database = KEY URL), for a client's request: the fetch modgate's
+ * own lookups make there, with their deadlines (connect, first byte, idle;
+ * metadata_timeout in all). Nothing is proven or cached here: the go
+ * command proves what it gets, and the cache holds only what modgate's own
+ * lookups proved. request_id (copied; NULL: none) goes with the request.
+ * done runs once, later, from the loop — never from inside this call — with
+ * the status (0: no answer; err then says why, as it says the first line of
+ * a non-200 answer) and a 200's body; the fetch is freed when done returns.
+ * NULL when no URL is configured, at shutdown, or when the transfer cannot
+ * start. Loop thread; safe from inside libevhtp callbacks. */
+struct verify_dbfetch *verify_db_get(struct verify *v, const char *path, const char *request_id,
+                                     sumdb_fetched_fn done, void *arg);
+
+/* Drops q (NULL: nothing): its done never runs. Not from inside q's own
+ * done. */
+void verify_db_cancel(struct verify_dbfetch *q);
 
 /* Drops f's check: flight_verified will not be called. */
 void verify_cancel(struct flight *f);
