@@ -215,29 +215,14 @@ int config_parse_size(const char *s, unsigned long long *out, char *err, size_t 
 			return -1;
 		}
 	}
-	switch (*p) {
-	case '\0':
-		break;
-	case 'k':
-	case 'K':
-		unit = 1ULL << 10;
-		break;
-	case 'm':
-	case 'M':
-		unit = 1ULL << 20;
-		break;
-	case 'g':
-	case 'G':
-		unit = 1ULL << 30;
-		break;
-	case 't':
-	case 'T':
-		unit = 1ULL << 40;
-		break;
-	default:
-		unit = 0;
+	if (*p) {
+		/* K is 2^10, M 2^20, G 2^30, T 2^40. */
+		static const char units[] = "kKmMgGtT";
+		const char *u = strchr(units, *p);
+
+		unit = u && !p[1] ? 1ULL << (10 * ((u - units) / 2 + 1)) : 0;
 	}
-	if (unit == 0 || (*p && p[1])) {
+	if (unit == 0) {
 		errbuf_set(
 		    err, errlen,
 		    "bad size \"%s\": unknown unit \"%s\" (use K, M, G or T, powers of 1024, "

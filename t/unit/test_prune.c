@@ -10,10 +10,10 @@
 #include "cache/prune.h"
 #include "cache/snapshot.h"
 #include "proxy/config.h"
+#include "t/unit/cachetree.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,19 +30,7 @@ static time_t now;
 
 static void put(const char *rel, const char *text)
 {
-	char path[1024], *slash;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", cache, rel);
-	for (slash = strchr(path + strlen(cache) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		mkdir(path, 0755);
-		*slash = '/';
-	}
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	tree_put(cache, rel, text);
 }
 
 /* Sets rel's atime and mtime to so many days ago. */
@@ -80,11 +68,7 @@ static void rm(const char *rel)
 
 static int exists(const char *rel)
 {
-	char path[1024];
-	struct stat sb;
-
-	snprintf(path, sizeof(path), "%s/%s", cache, rel);
-	return lstat(path, &sb) == 0;
+	return tree_exists(cache, rel);
 }
 
 static int setup(void **state)
@@ -119,11 +103,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[600];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cache);
-	return system(cmd) == 0 ? 0 : -1;
+	return tree_remove(cache);
 }
 
 /* What each saw, in order. */
@@ -431,16 +412,6 @@ static void test_used_meanwhile(void **state)
 	assert_true(exists("example.com/mid/@v/v0.1.0.info"));
 }
 
-#define NOBODY 65534
-
-static int give_nobody(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return lchown(path, NOBODY, NOBODY);
-}
-
 /* A file that cannot be removed fails its version, not the prune. The
  * folder holding it is read-only to the prune; root writes anywhere, so as
  * root the prune runs in a child that becomes nobody, the folder root's. */
@@ -464,12 +435,12 @@ static void test_failed(void **state)
 		assert_true(exists("example.com/mid/@v/v0.1.0.zip"));
 		return;
 	}
-	assert_int_equal(nftw(cache, give_nobody, 16, FTW_PHYS), 0);
+	assert_int_equal(tree_give_nobody(cache), 0);
 	assert_int_equal(chown(dir, 0, 0), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+		if (setgid(TREE_NOBODY) < 0 || setuid(TREE_NOBODY) < 0)
 			_exit(10);
 		if (cache_prune(cache, &o, &r, NULL, NULL, NULL, NULL, err, sizeof(err)) < 0) {
 			fprintf(stderr, "prune as nobody: %s\n", err);
