@@ -253,13 +253,13 @@ static int purge(const char *root, const char *arg)
 	return 0;
 }
 
-/* Clears the progress line before a line of results. */
+/* Clears the progress line before a line of results; it comes back at
+ * the next tick, still at most ten times a second. */
 static void progress_clear(struct progress *p)
 {
 	if (p->shown) {
 		fprintf(stderr, "\r\033[K");
 		p->shown = 0;
-		p->last_ms = 0;
 	}
 }
 
