@@ -131,7 +131,8 @@ fuzz: deps-test
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/modgate
 	install -m 0755 $(B)/modgate $(DESTDIR)$(PREFIX)/bin/modgate
-	install -m 0644 etc/modgate.ini etc/modgate.service README.md $(DESTDIR)$(PREFIX)/share/doc/modgate/
+	install -m 0644 etc/modgate.ini etc/modgate.service etc/modgate-prune.service \
+		etc/modgate-prune.timer README.md $(DESTDIR)$(PREFIX)/share/doc/modgate/
 
 clean:
 	rm -rf build build-san build-clang build-fuzz

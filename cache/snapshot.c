@@ -703,8 +703,7 @@ static int purge_one(int root_fd, const char *rel, cache_purge_fn removed, void 
 	return 1;
 }
 
-/* rmdir of dir and of each of its parents that is left empty. */
-static void prune_empty(int root_fd, char *dir)
+void cache_tool_remove_empty(int root_fd, char *dir)
 {
 	char *slash;
 
@@ -767,7 +766,7 @@ int cache_purge(const char *root, const char *module, const char *version, cache
 		n += purge_one(root_fd, rel, removed, arg);
 	}
 	snprintf(rel, sizeof(rel), "%s/@v", esc_mod);
-	prune_empty(root_fd, rel);
+	cache_tool_remove_empty(root_fd, rel);
 	close(lock_fd);
 	close(root_fd);
 	return n;

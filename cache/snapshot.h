@@ -84,6 +84,12 @@ int cache_snapshot_restore(const char *root, const char *name, int settle_ms, ch
  * a restore, such as fsck. The descriptor to close to release it, or -1. */
 int cache_tool_lock(const char *root, char *err, size_t errlen);
 
+/* rmdir of dir (relative to root_fd; changed in place: pass a copy) and of
+ * each of its parents that is left empty, the root itself never: for the
+ * tools that remove objects. A folder a server fills meanwhile stays (rmdir
+ * refuses it); one it is about to fill it makes again (cache_commit). */
+void cache_tool_remove_empty(int root_fd, char *dir);
+
 /* Called with each object purge removed (rel to root, borrowed). */
 typedef void (*cache_purge_fn)(void *arg, const char *rel);
 

@@ -272,11 +272,14 @@ const char *cache_store_root(const struct cache_store *s)
 	return s->root;
 }
 
-int cache_open(struct cache_store *s, const char *rel, struct cache_stat *st)
+static int open_object(struct cache_store *s, const char *rel, int flags, struct cache_stat *st)
 {
 	struct stat sb;
-	int fd = openat(root_of(s), rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(root_of(s), rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | flags);
 
+	/* O_NOATIME is for the file's owner (or root) only. */
+	if (fd < 0 && errno == EPERM && flags)
+		fd = openat(root_of(s), rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
@@ -287,6 +290,16 @@ int cache_open(struct cache_store *s, const char *rel, struct cache_stat *st)
 	st->size = sb.st_size;
 	st->mtime = sb.st_mtime;
 	return fd;
+}
+
+int cache_open(struct cache_store *s, const char *rel, struct cache_stat *st)
+{
+	return open_object(s, rel, 0, st);
+}
+
+int cache_open_noatime(struct cache_store *s, const char *rel, struct cache_stat *st)
+{
+	return open_object(s, rel, O_NOATIME, st);
 }
 
 int cache_temp_create(struct cache_store *s, char *name, size_t namelen, char *err, size_t errlen)
@@ -350,12 +363,13 @@ enum cache_commit_result cache_commit(struct cache_store *s, int fd, const char 
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(rel, '/');
-	int root = root_of(s), from = temp_root(s, root, name);
+	int root = root_of(s), from = temp_root(s, root, name), tries = 0;
 
 	if (fsync(fd) < 0) {
 		snprintf(err, errlen, "fsync %s: %s", name, strerror(errno));
 		goto fail;
 	}
+again:
 	if (slash) {
 		if ((size_t)(slash - rel) >= sizeof(dir)) {
 			snprintf(err, errlen, "path too long: %s", rel);
@@ -364,6 +378,8 @@ enum cache_commit_result cache_commit(struct cache_store *s, int fd, const char 
 		memcpy(dir, rel, slash - rel);
 		dir[slash - rel] = '\0';
 		if (mkdir_p(root, dir) < 0) {
+			if (errno == ENOENT && ++tries < 3)
+				goto again; /* a parent went meanwhile: see below */
 			snprintf(err, errlen, "mkdir %s/%s: %s", s->root, dir, strerror(errno));
 			goto fail;
 		}
@@ -373,6 +389,10 @@ enum cache_commit_result cache_commit(struct cache_store *s, int fd, const char 
 			unlinkat(from, name, 0);
 			return CACHE_EXISTS;
 		}
+		/* `modgate prune` or purge removed the folder (empty, so
+		 * theirs to remove) between mkdir_p and here: make it again. */
+		if (errno == ENOENT && slash && ++tries < 3)
+			goto again;
 		snprintf(err, errlen, "rename into %s/%s: %s", s->root, rel, strerror(errno));
 		goto fail;
 	}

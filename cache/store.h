@@ -62,6 +62,12 @@ const char *cache_store_root(const struct cache_store *s);
  * caller owns and fills *st, or -1 (errno ENOENT when absent). Loop thread. */
 int cache_open(struct cache_store *s, const char *rel, struct cache_stat *st);
 
+/* As cache_open, for readers that are not clients (fsck): the reads leave
+ * the file's atime alone (O_NOATIME, where the process owns the file or is
+ * root; else a plain open), so `modgate prune` does not take a check for a
+ * use. Loop thread. */
+int cache_open_noatime(struct cache_store *s, const char *rel, struct cache_stat *st);
+
 /* Creates a new empty temp file in .tmp. Returns a read-write descriptor
  * the caller owns and writes its name (relative to the root) into name, or
  * -1 with err filled. Loop thread. */

@@ -4,6 +4,7 @@
  */
 #include "proxy/cachetool.h"
 
+#include "cache/prune.h"
 #include "cache/snapshot.h"
 #include "proxy/config.h"
 
@@ -63,7 +64,8 @@ static void on_removed(void *arg, const char *rel)
 int cachetool_is_command(const char *command)
 {
 	return strcmp(command, "snapshot") == 0 || strcmp(command, "snapshots") == 0 ||
-	       strcmp(command, "restore") == 0 || strcmp(command, "purge") == 0;
+	       strcmp(command, "restore") == 0 || strcmp(command, "purge") == 0 ||
+	       strcmp(command, "prune") == 0;
 }
 
 void cachetool_usage(const char *command, FILE *out)
@@ -94,6 +96,33 @@ void cachetool_usage(const char *command, FILE *out)
 		    "snapshots carry over: they never roll back. The tree replaced becomes the\n"
 		    "snapshot pre-restore-<UTC time>, so a restore can be undone. A running\n"
 		    "server serves the restored tree within a second or two.\n");
+	else if (strcmp(command, "prune") == 0)
+		fprintf(
+		    out,
+		    "usage: modgate prune [-c FILE] [--cache-dir DIR] [--unused DURATION]\n"
+		    "                     [--max-size SIZE] [--dry-run]\n"
+		    "\n"
+		    "Frees space by removing the module versions used least recently: a\n"
+		    "version's .info, .mod and .zip together, a line for each. Last use is\n"
+		    "the files' atime, never before their mtime (the fetch); with relatime\n"
+		    "(Linux's default) a hit moves it at most once a day; on a noatime mount it\n"
+		    "is the fetch. Never removed: @v/list, @latest, sumdb/, and the dot-folders\n"
+		    "(.sums pins stay: a version fetched again must match them; .snapshots).\n"
+		    "Folders left empty go. Safe while a server runs on the cache: the next\n"
+		    "request for a version removed fetches and verifies it again.\n"
+		    "\n"
+		    "  -c, --config FILE      read [server] cache from this file\n"
+		    "  -d, --cache-dir DIR    the cache folder, overriding [server] cache\n"
+		    "      --unused DURATION  remove the versions not used for this long:\n"
+		    "                         90d, 12h, 1d12h, 30m, or seconds\n"
+		    "      --max-size SIZE    then remove more, oldest use first, until the\n"
+		    "                         GOPROXY tree is at most SIZE: 500M, 50G, 1T\n"
+		    "                         (powers of 1024), or bytes\n"
+		    "      --dry-run          print what would go; remove nothing\n"
+		    "At least one of --unused and --max-size. The summary counts bytes freed\n"
+		    "(their last link went) apart from bytes still held by snapshots.\n"
+		    "\n"
+		    "Exit 0 done (also when nothing was old enough), 1 on any error, 2 usage.\n");
 	else
 		fprintf(out,
 		        "usage: modgate purge [-c FILE] [--cache-dir DIR] MODULE[@VERSION]\n"
@@ -224,18 +253,114 @@ static int purge(const char *root, const char *arg)
 	return 0;
 }
 
-int cachetool_run(const struct config *cfg, const char *command, int argc, char **argv, int json)
+/* Clears the progress line before a line of results; it comes back at
+ * the next tick, still at most ten times a second. */
+static void progress_clear(struct progress *p)
 {
-	int want = strcmp(command, "snapshots") == 0 ? 0 : 1;
+	if (p->shown) {
+		fprintf(stderr, "\r\033[K");
+		p->shown = 0;
+	}
+}
 
-	if (argc != want || (json && strcmp(command, "snapshots") != 0)) {
+static void on_pruned(void *arg, const struct cache_prune_version *v, enum cache_prune_outcome what,
+                      const char *error)
+{
+	char when[32], held[64] = "";
+	struct tm tm;
+
+	progress_clear(arg);
+	gmtime_r(&v->last_use, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (v->held)
+		snprintf(held, sizeof(held), ", %llu held by snapshots", v->held);
+	switch (what) {
+	case CACHE_PRUNE_REMOVED:
+	case CACHE_PRUNE_WOULD:
+		printf("%s %s (last used %s, %llu bytes%s)\n",
+		       what == CACHE_PRUNE_REMOVED ? "removed" : "would remove", v->name, when,
+		       v->bytes, held);
+		break;
+	case CACHE_PRUNE_BUSY:
+		printf("kept %s: used while the prune ran\n", v->name);
+		break;
+	case CACHE_PRUNE_FAILED:
+		fflush(stdout);
+		fprintf(stderr, "modgate: prune: %s: %s\n", v->name, error);
+		break;
+	}
+}
+
+static int prune(const char *root, const struct cachetool_opts *t)
+{
+	struct progress p = {.tool = "prune", .tty = isatty(STDERR_FILENO)};
+	struct cache_prune_opts o = {
+	    .now = time(NULL), .unused_s = -1, .max_bytes = -1, .dry_run = t->dry_run};
+	struct cache_prune_result r;
+	unsigned long long size;
+	long long ms;
+	char err[1024];
+	int64_t t0 = now_ms();
+	int rc;
+
+	if (!t->unused && !t->max_size) {
+		fprintf(stderr,
+		        "modgate: prune: give --unused DURATION, --max-size SIZE or both\n");
+		cachetool_usage("prune", stderr);
+		return 2;
+	}
+	if (t->unused) {
+		if (config_parse_duration_ms(t->unused, 1, &ms, err, sizeof(err)) < 0) {
+			fprintf(stderr, "modgate: prune: --unused: %s\n", err);
+			return 2;
+		}
+		o.unused_s = ms / 1000;
+	}
+	if (t->max_size) {
+		if (config_parse_size(t->max_size, &size, err, sizeof(err)) < 0) {
+			fprintf(stderr, "modgate: prune: --max-size: %s\n", err);
+			return 2;
+		}
+		o.max_bytes = (long long)size;
+	}
+	rc = cache_prune(root, &o, &r, on_pruned, &p, on_progress, &p, err, sizeof(err));
+	progress_done(&p);
+	if (rc < 0) {
+		fprintf(stderr, "modgate: prune: %s\n", err);
+		return 1;
+	}
+	printf("%s %lu version%s, %llu bytes freed, %llu bytes still held by snapshots; "
+	       "the GOPROXY tree %s %llu bytes (was %llu), %lu version%s kept, %lld ms\n",
+	       o.dry_run ? "would prune" : "pruned", r.versions, r.versions == 1 ? "" : "s",
+	       r.freed, r.held, o.dry_run ? "would be" : "is now", r.tree_after, r.tree_before,
+	       r.kept, r.kept == 1 ? "" : "s", (long long)(now_ms() - t0));
+	if (o.max_bytes >= 0 && r.tree_after > (unsigned long long)o.max_bytes)
+		printf("the tree stays above --max-size %s: what is left is %s@v/list, @latest "
+		       "and sumdb/, which prune keeps\n",
+		       t->max_size, r.busy ? "versions used meanwhile, " : "");
+	if (r.failed) {
+		fprintf(stderr, "modgate: prune: %lu versions could not be removed\n", r.failed);
+		return 1;
+	}
+	return 0;
+}
+
+int cachetool_run(const struct config *cfg, const char *command, int argc, char **argv,
+                  const struct cachetool_opts *o)
+{
+	int listing = strcmp(command, "snapshots") == 0, pruning = strcmp(command, "prune") == 0;
+
+	if (argc != (listing || pruning ? 0 : 1) || (o->json && !listing) ||
+	    ((o->unused || o->max_size || o->dry_run) && !pruning)) {
 		cachetool_usage(command, stderr);
 		return 2;
 	}
+	if (pruning)
+		return prune(cfg->cache_dir, o);
 	if (strcmp(command, "snapshot") == 0)
 		return snapshot(cfg->cache_dir, argv[0]);
-	if (strcmp(command, "snapshots") == 0)
-		return snapshots(cfg->cache_dir, json);
+	if (listing)
+		return snapshots(cfg->cache_dir, o->json);
 	if (strcmp(command, "restore") == 0)
 		return restore(cfg->cache_dir, argv[0]);
 	return purge(cfg->cache_dir, argv[0]);

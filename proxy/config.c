@@ -114,17 +114,19 @@ static int parse_int(const char *s, long long min, long long max, long long *out
 	return 0;
 }
 
-/* "250ms", "30s", "5m", "1h", "1h30m" (Go's order-free sums), or a bare number
- * of seconds, into milliseconds. Whole numbers only: a config that says 1.5s
- * probably meant something else, and 1500ms says it exactly. */
-static int parse_duration_ms(const char *s, long long *out, char *err, size_t errlen)
+/* Whole numbers only: a config that says 1.5s probably meant something
+ * else, and 1500ms says it exactly. Days only where asked for: the keys'
+ * durations are seconds to hours, and "7d" there is more likely a slip
+ * than a wish. */
+int config_parse_duration_ms(const char *s, int days, long long *out, char *err, size_t errlen)
 {
 	const char *p = s;
+	const char *units = days ? "ms, s, m, h or d" : "ms, s, m or h";
 	long long total = 0;
 
 	if (!*p) {
-		errbuf_set(err, errlen,
-		           "empty duration (write 250ms, 30s, 5m, 1h or a number of seconds)");
+		errbuf_set(err, errlen, "empty duration (write %s or a number of seconds)",
+		           days ? "90d, 12h, 30m" : "250ms, 30s, 5m, 1h");
 		return -1;
 	}
 	while (*p) {
@@ -132,11 +134,9 @@ static int parse_duration_ms(const char *s, long long *out, char *err, size_t er
 		const char *num = p;
 
 		if (!is_digit(*p)) {
-			errbuf_set(
-			    err, errlen,
-			    "bad duration \"%s\" (write 250ms, 30s, 5m, 1h, 1h30m or a number of "
-			    "seconds)",
-			    s);
+			errbuf_set(err, errlen,
+			           "bad duration \"%s\" (write %s or a number of seconds)", s,
+			           days ? "90d, 12h, 1d12h, 30m" : "250ms, 30s, 5m, 1h, 1h30m");
 			return -1;
 		}
 		while (is_digit(*p)) {
@@ -149,6 +149,9 @@ static int parse_duration_ms(const char *s, long long *out, char *err, size_t er
 		if (p[0] == 'm' && p[1] == 's') {
 			unit = 1;
 			p += 2;
+		} else if (*p == 'd' && days) {
+			unit = 86400000;
+			p++;
 		} else if (*p == 'h') {
 			unit = 3600000;
 			p++;
@@ -170,17 +173,68 @@ static int parse_duration_ms(const char *s, long long *out, char *err, size_t er
 			while (*p && !is_digit(*p))
 				p++;
 			errbuf_set(err, errlen,
-			           "bad duration \"%s\": unknown unit \"%.*s\" (use ms, s, m or h)",
-			           s, (int)(p - u), u);
+			           "bad duration \"%s\": unknown unit \"%.*s\" (use %s)", s,
+			           (int)(p - u), u, units);
 			return -1;
 		}
-		total += n * unit;
-		if (total > DURATION_LIMIT_MS) {
+		/* Checked before the product: a day's 864e5 ms times a 1e12 n would
+		 * overflow. */
+		if (n > (DURATION_LIMIT_MS - total) / unit) {
 			errbuf_set(err, errlen, "duration \"%s\" is too large", s);
 			return -1;
 		}
+		total += n * unit;
 	}
 	*out = total;
+	return 0;
+}
+
+/* The configuration's durations: no days. */
+static int parse_duration_ms(const char *s, long long *out, char *err, size_t errlen)
+{
+	return config_parse_duration_ms(s, 0, out, err, errlen);
+}
+
+/* K, M, G, T: powers of 1024, as du -h and systemd print them. */
+#define SIZE_LIMIT (1ULL << 60)
+
+int config_parse_size(const char *s, unsigned long long *out, char *err, size_t errlen)
+{
+	const char *p = s;
+	unsigned long long n = 0, unit = 1;
+
+	if (!is_digit(*p)) {
+		errbuf_set(err, errlen,
+		           "bad size \"%s\" (write 500M, 50G, 1T or a number of bytes)", s);
+		return -1;
+	}
+	for (; is_digit(*p); p++) {
+		n = n * 10 + (unsigned long long)(*p - '0');
+		if (n > SIZE_LIMIT) {
+			errbuf_set(err, errlen, "size \"%s\" is too large", s);
+			return -1;
+		}
+	}
+	if (*p) {
+		/* K is 2^10, M 2^20, G 2^30, T 2^40. */
+		static const char units[] = "kKmMgGtT";
+		const char *u = strchr(units, *p);
+
+		unit = u && !p[1] ? 1ULL << (10 * ((u - units) / 2 + 1)) : 0;
+	}
+	if (unit == 0) {
+		errbuf_set(
+		    err, errlen,
+		    "bad size \"%s\": unknown unit \"%s\" (use K, M, G or T, powers of 1024, "
+		    "or none for bytes)",
+		    s, p);
+		return -1;
+	}
+	if (n > SIZE_LIMIT / unit) {
+		errbuf_set(err, errlen, "size \"%s\" is too large", s);
+		return -1;
+	}
+	*out = n * unit;
 	return 0;
 }
 

@@ -101,6 +101,19 @@ int config_load_string(struct config *c, const char *text, const char *name, cha
 int config_parse_listen(const char *s, char *host, size_t hostlen, int *port, char *err,
                         size_t errlen);
 
+/* Parses a duration as the configuration's keys take it: "250ms", "30s",
+ * "5m", "1h", "1h30m" (Go's order-free sums of whole numbers), or a bare
+ * number of seconds, into *ms (at most about 31 years). With days set, "d"
+ * (24 hours) is a unit too, for the command line's `prune --unused 90d`; the
+ * keys refuse it. 0, or -1 with err (*ms untouched). Pure. */
+int config_parse_duration_ms(const char *s, int days, long long *ms, char *err, size_t errlen);
+
+/* Parses a size for the command line's `prune --max-size`: a whole number of
+ * bytes, optionally followed by one of K, M, G, T (either case; powers of
+ * 1024: 50G is 50 GiB), at most 2^60 bytes, into *bytes. 0, or -1 with err
+ * (*bytes untouched). Pure. */
+int config_parse_size(const char *s, unsigned long long *bytes, char *err, size_t errlen);
+
 /* 1 if module_path (unescaped, as in go.mod) matches c->noproxy and must be
  * fetched direct rather than through the upstream proxies, else 0. */
 int config_is_noproxy(const struct config *c, const char *module_path);

@@ -57,6 +57,8 @@ static void usage(FILE *out)
 	    "       modgate snapshots [--json]  list the snapshots\n"
 	    "       modgate restore NAME        make a snapshot the live cache, atomically\n"
 	    "       modgate purge MODULE[@VERSION]  drop a module or a version from the cache\n"
+	    "       modgate prune [--unused DURATION] [--max-size SIZE] [--dry-run]\n"
+	    "                                   drop the versions used least recently\n"
 	    "                                   (modgate COMMAND --help: each one's page)\n"
 	    "\n"
 	    "options:\n"
@@ -262,10 +264,14 @@ int main(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"server", required_argument, NULL, 'S'},
 	    {"parallel", required_argument, NULL, 'P'},
+	    {"unused", required_argument, NULL, 'U'},
+	    {"max-size", required_argument, NULL, 'M'},
+	    {"dry-run", no_argument, NULL, 'N'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct config cfg;
 	struct cli cli = {.level = LOG_INFO};
+	struct cachetool_opts tool = {0};
 	const char *admin = NULL, *server = NULL;
 	int parallel = 8;
 	const char *command = "serve";
@@ -310,6 +316,15 @@ int main(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'U':
+			tool.unused = optarg;
+			break;
+		case 'M':
+			tool.max_size = optarg;
+			break;
+		case 'N':
+			tool.dry_run = 1;
+			break;
 		case 'h':
 			help = 1;
 			break;
@@ -338,6 +353,11 @@ int main(int argc, char **argv)
 	    strcmp(command, "reload") != 0 && !cachetool_is_command(command)) {
 		fprintf(stderr, "modgate: unknown command %s\n", command);
 		usage(stderr);
+		return 2;
+	}
+	if ((tool.unused || tool.max_size || tool.dry_run) && strcmp(command, "prune") != 0) {
+		fprintf(stderr,
+		        "modgate: --unused, --max-size and --dry-run are for modgate prune\n");
 		return 2;
 	}
 	if (strcmp(command, "upstream") != 0 && strcmp(command, "warm") != 0 &&
@@ -389,8 +409,10 @@ int main(int argc, char **argv)
 		         cfg.listen_host[0] ? cfg.listen_host : "127.0.0.1", cfg.listen_port);
 		return warm_run(server ? server : url, parallel, argc - optind, argv + optind);
 	}
-	if (cachetool_is_command(command))
-		return cachetool_run(&cfg, command, argc - optind, argv + optind, json);
+	if (cachetool_is_command(command)) {
+		tool.json = json;
+		return cachetool_run(&cfg, command, argc - optind, argv + optind, &tool);
+	}
 	if (check_only) {
 		config_dump(&cfg, stdout);
 		fprintf(stderr, "modgate: configuration %s is valid\n",

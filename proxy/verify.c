@@ -974,7 +974,7 @@ static int check_start(struct check *c)
 	if (c->kind == MODPATH_ZIP) {
 		snprintf(gomod_rel, sizeof(gomod_rel), "%s", c->rel);
 		memcpy(gomod_rel + strlen(gomod_rel) - 4, ".mod", 4);
-		c->gomod_fd = cache_open(v->env->store, gomod_rel, &st);
+		c->gomod_fd = cache_open_noatime(v->env->store, gomod_rel, &st);
 	}
 	c->busy = 1;
 	if (worker_submit(v->env->workers, hash_run, hash_done, c) < 0) {
@@ -1046,7 +1046,8 @@ int verify_file(struct verify *v, const char *rel, const struct modpath_req *mp,
 	snprintf(c->version, sizeof(c->version), "%s", mp->version);
 	snprintf(c->upstream, sizeof(c->upstream), "(the cache, by fsck)");
 	c->use_sumdb = v->client && !config_is_nosumdb(v->env->cfg, mp->module);
-	c->fd = cache_open(v->env->store, rel, &st);
+	/* A check is no use: prune's last use stays the clients'. */
+	c->fd = cache_open_noatime(v->env->store, rel, &st);
 	if (c->fd < 0 || check_start(c) < 0)
 		goto fail;
 	return 0;

@@ -182,6 +182,7 @@ func TestHelpEveryCommand(t *testing.T) {
 		"snapshots": {"--cache-dir", "--json"},
 		"restore":   {"--cache-dir"},
 		"purge":     {"--cache-dir", "MODULE[@VERSION]"},
+		"prune":     {"--config", "--cache-dir", "--unused", "--max-size", "--dry-run", "noatime", "Exit 0"},
 	}
 	code, overview := runTool(t, "--help")
 	if code != 0 {

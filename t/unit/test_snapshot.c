@@ -9,11 +9,11 @@
 
 #include "cache/snapshot.h"
 #include "cache/store.h"
+#include "t/unit/cachetree.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,19 +27,7 @@ static char cache[300]; /* top/cache */
 
 static void put(const char *rel, const char *text)
 {
-	char path[1024], *slash;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", cache, rel);
-	for (slash = strchr(path + strlen(cache) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		mkdir(path, 0755);
-		*slash = '/';
-	}
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	tree_put(cache, rel, text);
 }
 
 /* The text of cache/rel, or "" when absent. */
@@ -63,11 +51,7 @@ static const char *get(const char *rel)
 
 static int exists(const char *rel)
 {
-	char path[1024];
-	struct stat sb;
-
-	snprintf(path, sizeof(path), "%s/%s", cache, rel);
-	return lstat(path, &sb) == 0;
+	return tree_exists(cache, rel);
 }
 
 static ino_t inode(const char *rel)
@@ -106,11 +90,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[600];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
-	return system(cmd) == 0 ? 0 : -1;
+	return tree_remove(top);
 }
 
 static void test_name_check(void **state)
@@ -257,16 +238,6 @@ static void test_restore(void **state)
 	assert_string_equal(get(".sums/example.com/m/@v/v2.0.0.mod"), "h1:new\n");
 }
 
-#define NOBODY 65534
-
-static int give_nobody(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return lchown(path, NOBODY, NOBODY);
-}
-
 /* The restore as a user who may write the cache but not its parent: 0
  * when it was refused with the reason, else a code saying what went wrong.
  * As root, in a child that becomes nobody (root writes anywhere). */
@@ -285,13 +256,13 @@ static int restore_without_parent(void)
 		chmod(top, 0700);
 		return rc == -1 && strstr(err, "must be writable") ? 0 : 11;
 	}
-	if (chmod(top, 0755) < 0 || nftw(cache, give_nobody, 16, FTW_PHYS) != 0)
+	if (chmod(top, 0755) < 0 || tree_give_nobody(cache) != 0)
 		return 12;
 	pid = fork();
 	if (pid < 0)
 		return 13;
 	if (pid == 0) {
-		if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+		if (setgid(TREE_NOBODY) < 0 || setuid(TREE_NOBODY) < 0)
 			_exit(14);
 		rc = cache_snapshot_restore(cache, "s1", 0, pre, sizeof(pre), &st, NULL, NULL, err,
 		                            sizeof(err));
