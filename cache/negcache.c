@@ -34,11 +34,16 @@ static int drop_all(const char *key, void *value, void *arg)
 	return 1;
 }
 
+void cache_neg_clear(struct cache_neg *n)
+{
+	strmap_sweep(n->map, drop_all, NULL);
+}
+
 void cache_neg_free(struct cache_neg *n)
 {
 	if (!n)
 		return;
-	strmap_sweep(n->map, drop_all, NULL);
+	cache_neg_clear(n);
 	strmap_free(n->map);
 	free(n);
 }

@@ -43,6 +43,9 @@ const struct cache_neg_entry *cache_neg_get(struct cache_neg *n, const char *rel
 /* Forgets rel (a later commit made it exist). */
 void cache_neg_forget(struct cache_neg *n, const char *rel);
 
+/* Forgets every answer: they came from upstreams a reload replaced. */
+void cache_neg_clear(struct cache_neg *n);
+
 size_t cache_neg_len(const struct cache_neg *n);
 
 #endif

@@ -160,13 +160,29 @@ static void one_line(char *dst, size_t dstlen, const char *src, size_t len)
 	dst[n] = '\0';
 }
 
+/* Keeps an upstream's 404/410 (its first line of reason, if it gave one)
+ * for the answer when no later upstream has the object. */
+static void note_answer(struct flight *f, struct pool_member *m, long status, const char *body,
+                        size_t len)
+{
+	f->last_answer = (int)status;
+	f->answered_by = m;
+	if (len > 0)
+		one_line(f->last_answer_msg, sizeof(f->last_answer_msg), body, len);
+	else
+		snprintf(f->last_answer_msg, sizeof(f->last_answer_msg),
+		         "not found: %.300s (upstream %.150s: %ld)", f->rel, m->up->shown, status);
+}
+
 static void fail(struct flight *f, int status, int answered, const char *msg)
 {
 	f->state = FLIGHT_FAILED;
 	f->status = status;
 	f->answered = answered;
 	snprintf(f->message, sizeof(f->message), "%s", msg);
-	if (answered)
+	/* An answer from a generation a reload replaced is the old upstreams'
+	 * word; the new ones are asked next time. */
+	if (answered && f->set == f->env->pools)
 		cache_neg_put(f->env->neg, f->rel, status, msg, time(NULL),
 		              f->env->cfg->negative_ttl_s);
 	/* Out of the index now, so the next request starts afresh (or hits
@@ -468,13 +484,7 @@ static void on_done(void *arg, enum fetch_result res, long status, const char *e
 	}
 	drop_body(f);
 	if (res == FETCH_OK && (status == 404 || status == 410)) {
-		f->last_answer = (int)status;
-		if (f->body_err_len > 0)
-			one_line(f->last_answer_msg, sizeof(f->last_answer_msg), f->body_err,
-			         f->body_err_len);
-		else
-			snprintf(f->last_answer_msg, sizeof(f->last_answer_msg),
-			         "not found: %.300s (upstream %.150s: %ld)", f->rel, shown, status);
+		note_answer(f, f->member, status, f->body_err, f->body_err_len);
 		continue_walk(f, 0);
 		return;
 	}
@@ -626,7 +636,7 @@ static void hedge_on_done(void *arg, enum fetch_result res, long status, const c
 		/* Both ended without a body: the walk goes on (the hedge's
 		 * upstream is already marked tried). */
 		if (res == FETCH_OK && (status == 404 || status == 410) && !f->last_answer)
-			f->last_answer = (int)status;
+			note_answer(f, f->hedge.member, status, NULL, 0);
 		f->walk_paused = 0;
 		try_next(f, f->paused_failed);
 	}

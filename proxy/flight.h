@@ -116,7 +116,8 @@ struct flight {
 	size_t body_err_len;
 	int last_answer; /* 404/410 seen from an earlier upstream, else 0 */
 	char last_answer_msg[512];
-	int active; /* fetch or commit running: holds a reference */
+	struct pool_member *answered_by; /* the upstream of last_answer */
+	int active;                      /* fetch or commit running: holds a reference */
 	int refs;
 	struct event *notify_ev;
 	struct event *budget_ev; /* the client's wait for a first byte */

@@ -623,7 +623,12 @@ static void on_flight(struct flight_waiter *w)
 			c->set = pool_set_ref(f->set);
 		}
 		c->acc.attempts = f->walk.attempts;
-		c->acc.upstream = f->member ? f->member->up->shown : f->walk.pool ? NULL : "direct";
+		if (f->member)
+			c->acc.upstream = f->member->up->shown;
+		else if (f->state == FLIGHT_FAILED && f->answered && f->answered_by)
+			c->acc.upstream = f->answered_by->up->shown;
+		else
+			c->acc.upstream = f->walk.pool ? NULL : "direct";
 	}
 	if (c->filter) {
 		/* Checked whole: wait for the last byte. */
@@ -1363,6 +1368,7 @@ static int apply(struct server *s, const struct config *next, char *msg, size_t 
 	if (s->admin)
 		admin_set_pools(s->admin, set);
 	pool_set_unref(old);
+	cache_neg_clear(s->env.neg);
 	s->clients.max = s->env.cfg->max_connections;
 	s->metrics.offline = s->env.cfg->offline;
 	log_set_level((enum log_level)s->env.cfg->log_level);

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"modgate.test/t/fixtures/upstream"
 )
 
 // reloadCLI runs "modgate reload --admin ADDR" and returns stdout, stderr
@@ -326,5 +328,55 @@ func TestReloadOfflineAndDeny(t *testing.T) {
 		if code, _, body := get(t, m.URL+p); code != 200 {
 			t.Errorf("online again, GET %s: %d %q", p, code, body)
 		}
+	}
+}
+
+// A 404 remembered from the old upstreams says nothing about the new
+// ones: a reload forgets the negative cache, and a flight of the old
+// generation that ends in a 404 after the swap does not record it.
+func TestReloadForgetsNotFound(t *testing.T) {
+	u1 := newUpstream(t)
+	u2 := newUpstream(t)
+	u2.AddVersion("example.com/fix/a", "v1.5.0")
+	u2.AddVersion("example.com/fix/a", "v1.6.0")
+	extra := "[cache]\nnegative_ttl = 10m\n"
+	m := startModgate(t, options{proxy: u1.URL(), extra: extra})
+	known := "/example.com/fix/a/@v/v1.5.0.info"
+	for i, want := range []string{"MISS", "NEGATIVE"} {
+		if code, h, body := get(t, m.URL+known); code != 404 || h.Get("X-Modgate-Cache") != want {
+			t.Fatalf("GET %d before the reload: %d %s %q", i, code, h.Get("X-Modgate-Cache"), body)
+		}
+	}
+	m.writeConfig(t, options{proxy: u2.URL(), extra: extra})
+	if out, errs, good := reloadCLI(t, m); !good {
+		t.Fatalf("modgate reload: %q %q", out, errs)
+	}
+	if code, h, body := get(t, m.URL+known); code != 200 {
+		t.Errorf("after the reload: %d %s %q", code, h.Get("X-Modgate-Cache"), body)
+	}
+
+	// The old generation's flight: u1 (no v1.6.0) answers its 404 a
+	// second late; the reload to u2 (which has it) lands meanwhile.
+	m.writeConfig(t, options{proxy: u1.URL(), extra: extra})
+	if out, errs, good := reloadCLI(t, m); !good {
+		t.Fatalf("modgate reload to u1: %q %q", out, errs)
+	}
+	late := "/example.com/fix/a/@v/v1.6.0.info"
+	u1.SetFault(late, upstream.Fault{Mode: upstream.Delay, Delay: time.Second})
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := get(t, m.URL+late)
+		done <- code
+	}()
+	eventually(t, "the slow request upstream", func() bool { return u1.Count(late) == 1 })
+	m.writeConfig(t, options{proxy: u2.URL(), extra: extra})
+	if out, errs, good := reloadCLI(t, m); !good {
+		t.Fatalf("modgate reload to u2: %q %q", out, errs)
+	}
+	if code := <-done; code != 404 {
+		t.Errorf("the old generation's request: %d, want u1's 404", code)
+	}
+	if code, h, body := get(t, m.URL+late); code != 200 {
+		t.Errorf("after the old flight's 404: %d %s %q", code, h.Get("X-Modgate-Cache"), body)
 	}
 }

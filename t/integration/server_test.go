@@ -253,7 +253,7 @@ func TestAccessLogAndRequestID(t *testing.T) {
 		Bytes                                              int64
 	}
 	var seen []line
-	eventually(t, "two access lines", func() bool {
+	access := func(n int) bool {
 		seen = nil
 		for _, l := range strings.Split(m.Log(), "\n") {
 			var a line
@@ -261,8 +261,9 @@ func TestAccessLogAndRequestID(t *testing.T) {
 				seen = append(seen, a)
 			}
 		}
-		return len(seen) >= 2
-	})
+		return len(seen) >= n
+	}
+	eventually(t, "two access lines", func() bool { return access(2) })
 	want := fixtureModule(t, u, "example.com/fix/b", "v1.0.0")
 	first := seen[0]
 	if first.ID != "ci-run-42.7" || first.Status != 200 || first.Cache != "MISS" || first.Upstream != u.URL() ||
@@ -283,5 +284,13 @@ func TestAccessLogAndRequestID(t *testing.T) {
 	resp.Body.Close()
 	if got := resp.Header.Get("X-Request-Id"); strings.Contains(got, "injected") {
 		t.Errorf("a malformed request id was kept: %q", got)
+	}
+	// A "not found" names the upstream that said so.
+	if st, _, _ := get(t, m.URL+"/example.com/fix/b/@v/v9.9.9.info"); st != 404 {
+		t.Fatalf("missing version: %d", st)
+	}
+	eventually(t, "four access lines", func() bool { return access(4) })
+	if last := seen[3]; last.Status != 404 || last.Cache != "MISS" || last.Upstream != u.URL() || last.Attempts != 1 {
+		t.Errorf("404 access line: %+v", last)
 	}
 }

@@ -302,6 +302,12 @@ static void test_negcache_ttl_and_bounds(void **state)
 	assert_non_null(cache_neg_get(n, "q", 111));
 	cache_neg_forget(n, "q");
 	assert_null(cache_neg_get(n, "q", 111));
+	/* a reload forgets everything; the cache is usable afterwards */
+	cache_neg_clear(n);
+	assert_int_equal(cache_neg_len(n), 0);
+	assert_null(cache_neg_get(n, "r", 111));
+	cache_neg_put(n, "s", 404, "s", 111, 10);
+	assert_non_null(cache_neg_get(n, "s", 111));
 	cache_neg_free(n);
 }
 
