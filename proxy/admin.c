@@ -13,11 +13,16 @@
 #include "proxy/log.h"
 #include "proxy/pool.h"
 
+#include <arpa/inet.h>
 #include <evhtp.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct admin {
 	evhtp_t *htp;
@@ -29,6 +34,7 @@ struct admin {
 	void *page_arg;
 	struct conn_set conns;
 	int port;
+	uint64_t denied; /* POSTs refused for want of the token */
 };
 
 static void reply(evhtp_request_t *req, int status, const char *type, const char *body)
@@ -259,6 +265,85 @@ static void control(struct admin *a, evhtp_request_t *req, const char *action)
 	free(decoded);
 }
 
+int admin_peer_is_local(const struct sockaddr *sa)
+{
+	if (sa && sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa && sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+static int from_loopback(evhtp_request_t *req)
+{
+	evhtp_connection_t *conn = evhtp_request_get_connection(req);
+
+	return admin_peer_is_local(conn ? conn->saddr : NULL);
+}
+
+/* The client's address as text, for the log line of a refusal. */
+static const char *peer_text(evhtp_request_t *req, char *buf, size_t len)
+{
+	evhtp_connection_t *conn = evhtp_request_get_connection(req);
+	const struct sockaddr *sa = conn ? conn->saddr : NULL;
+	const void *addr = NULL;
+
+	if (sa && sa->sa_family == AF_INET)
+		addr = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa && sa->sa_family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	if (!addr || !inet_ntop(sa->sa_family, addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* Whether a request that changes something may: with [admin] token_file or
+ * token_env, it must carry "Authorization: Bearer TOKEN"; without one, only
+ * this host may change anything, since GET /metrics is what brings the
+ * listener off loopback and scraping must not hand out the controls. When
+ * not, the refusal is sent and 0 returned. */
+static int may_change(struct admin *a, evhtp_request_t *req, const char *path)
+{
+	const struct config_cred *tok = &a->pools->cfg.admin_token;
+	const char *auth = evhtp_header_find(req->headers_in, "Authorization");
+	size_t n = strlen(tok->secret);
+	char peer[INET6_ADDRSTRLEN];
+
+	if (!tok->source[0]) {
+		if (from_loopback(req))
+			return 1;
+		a->denied++;
+		log_warn("admin: refused POST %s from %s: changes from another host need [admin] "
+		         "token_file or token_env",
+		         path, peer_text(req, peer, sizeof(peer)));
+		reply_line(req, 403,
+		           "modgate admin: changes from another host need a token: set [admin] "
+		           "token_file (or token_env) and send Authorization: Bearer TOKEN");
+		return 0;
+	}
+	/* Constant time over the token's length: a timing must not tell how
+	 * much of a guess was right. */
+	if (auth && strncasecmp(auth, "Bearer ", 7) == 0 && strlen(auth + 7) == n &&
+	    CRYPTO_memcmp(auth + 7, tok->secret, n) == 0)
+		return 1;
+	a->denied++;
+	log_warn("admin: refused POST %s from %s: %s", path, peer_text(req, peer, sizeof(peer)),
+	         auth ? "wrong token" : "no Authorization header");
+	evhtp_headers_add_header(
+	    req->headers_out,
+	    evhtp_header_new("WWW-Authenticate", "Bearer realm=\"modgate admin\"", 0, 0));
+	reply_line(req, 401,
+	           auth ? "modgate admin: wrong token"
+	                : "modgate admin: this endpoint needs Authorization: Bearer TOKEN (the "
+	                  "[admin] token); modgate reload and upstream send $MODGATE_ADMIN_TOKEN "
+	                  "or the token of the config they read");
+	return 0;
+}
+
 static void on_request(evhtp_request_t *req, void *arg)
 {
 	struct admin *a = arg;
@@ -300,6 +385,8 @@ static void on_request(evhtp_request_t *req, void *arg)
 			reply_line(req, 405, "modgate: use POST to reload");
 			return;
 		}
+		if (!may_change(a, req, path))
+			return;
 		if (a->reload(a->arg, msg, sizeof(msg)) < 0)
 			reply_line(req, 409, msg);
 		else
@@ -312,7 +399,8 @@ static void on_request(evhtp_request_t *req, void *arg)
 				reply_line(req, 405, "modgate: use POST to change an upstream");
 				return;
 			}
-			control(a, req, actions[i]);
+			if (may_change(a, req, path))
+				control(a, req, actions[i]);
 			return;
 		}
 	}
@@ -363,6 +451,11 @@ void admin_set_page(struct admin *a, admin_metrics_fn page, void *arg)
 void admin_set_pools(struct admin *a, struct pool_set *pools)
 {
 	a->pools = pools;
+}
+
+uint64_t admin_denied(const struct admin *a)
+{
+	return a ? a->denied : 0;
 }
 
 int admin_port(const struct admin *a)

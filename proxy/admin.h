@@ -15,6 +15,12 @@
  *                                       200 and what changed, or 409 and why
  *                                       it was refused (the old one stays)
  *
+ * GETs are open to whoever reaches the listener (they hold no secret).
+ * POSTs need "Authorization: Bearer TOKEN" when [admin] token_file or
+ * token_env is set (401 otherwise), and without a token are taken from
+ * loopback clients only (403 otherwise). The token is the current pool
+ * set's, so a reload rotates it.
+ *
  * NAME is an upstream's URL as shown (without credentials) or any part of
  * it that matches exactly one upstream, such as its host.
  *
@@ -26,11 +32,13 @@
 
 #include <event2/event.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct admin;
 struct pool_set;
 
 struct evbuffer;
+struct sockaddr;
 
 /* Writes the Prometheus text of GET /metrics into out. */
 typedef void (*admin_metrics_fn)(void *arg, struct evbuffer *out);
@@ -51,6 +59,14 @@ void admin_set_pools(struct admin *a, struct pool_set *pools);
 
 /* page(arg, out) answers GET / with the status page's HTML. */
 void admin_set_page(struct admin *a, admin_metrics_fn page, void *arg);
+
+/* 1 when a client at sa is on this host, so may change things without a
+ * token: 127.0.0.0/8, ::1, or ::ffff:127.x.y.z (a dual-stack listener). 0
+ * for anything else, NULL included. Pure. */
+int admin_peer_is_local(const struct sockaddr *sa);
+
+/* POSTs refused so far (no token, wrong token, not from this host). */
+uint64_t admin_denied(const struct admin *a);
 
 /* The port bound. */
 int admin_port(const struct admin *a);

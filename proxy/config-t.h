@@ -190,6 +190,10 @@ struct config {
 	 * operators reach it. */
 	char admin_host[CONFIG_HOST_MAX];
 	int admin_port;
+	/* [admin] token_file or token_env: the bearer token the admin
+	 * endpoint's POSTs must carry (kind BEARER; source "" when none, and
+	 * then only loopback clients may POST). */
+	struct config_cred admin_token;
 
 	/* The checksum database (GOSUMDB syntax: "off", a known name, or
 	 * "name+hash+keydata [URL]"): every .mod and .zip of a module not

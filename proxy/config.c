@@ -1268,6 +1268,7 @@ enum key_kind {
 	KEY_LOGOUT,   /* char[] at off: stderr, syslog or an absolute path */
 	KEY_NETRC,    /* netrc + netrc_optional: a path, or "off" */
 	KEY_ONOFF,    /* int at off: on 1, off 0 */
+	KEY_TOKEN,    /* admin_token, from a file or variable: min is its config_cred_from */
 };
 
 struct config_key {
@@ -1308,6 +1309,8 @@ static const struct config_key keys[] = {
     {"timeouts", "budget", KEY_TIMEOUT, FIELD(budget_ms), CONFIG_TIMEOUT_MIN_MS,
      CONFIG_TIMEOUT_MAX_MS},
     {"admin", "listen", KEY_ADMIN, 0, 0, 0, 0},
+    {"admin", "token_file", KEY_TOKEN, 0, 0, CONFIG_CRED_FILE, 0},
+    {"admin", "token_env", KEY_TOKEN, 0, 0, CONFIG_CRED_ENV, 0},
     {"sumdb", "database", KEY_SUMDB, 0, 0, 0, 0},
     {"sumdb", "nosumdb", KEY_PATTERNS, FIELD(nosumdb), 0, 0},
     {"log", "level", KEY_LOGLEVEL, FIELD(log_level), 0, 0},
@@ -1410,6 +1413,27 @@ static int parse_percent(const char *v, long long min, long long max, long long 
 		           max);
 		return -1;
 	}
+	return 0;
+}
+
+/* [admin] token_file = PATH or token_env = NAME: read now, like an
+ * upstream's credential, so that a reload is what rotates it. */
+static int set_admin_token(struct config *c, const struct config_key *k, const char *v, char *err,
+                           size_t errlen)
+{
+	struct config_cred spec = {.kind = CONFIG_CRED_BEARER};
+	char opt[CONFIG_CRED_SOURCE_MAX + 16];
+
+	if (c->admin_token.source[0] && c->admin_token.from != (enum config_cred_from)k->min) {
+		errbuf_set(err, errlen, "%s is set too: keep one of the two",
+		           k->min == CONFIG_CRED_FILE ? "token_env" : "token_file");
+		return -1;
+	}
+	snprintf(opt, sizeof(opt), "%s=%s", k->name, v);
+	if (parse_cred_option(opt, &spec, err, errlen) < 0 || read_secret(&spec, err, errlen) < 0)
+		return -1;
+	c->admin_token = spec;
+	memset(&spec, 0, sizeof(spec));
 	return 0;
 }
 
@@ -1523,6 +1547,8 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 		}
 		*int_field(c, k) = strcmp(v, "on") == 0;
 		return 0;
+	case KEY_TOKEN:
+		return set_admin_token(c, k, v, err, errlen);
 	}
 	errbuf_set(err, errlen, "internal error: unknown key kind");
 	return -1;
@@ -1602,6 +1628,9 @@ static void put_value(const struct config *c, const struct config_key *k, FILE *
 		break;
 	case KEY_ONOFF:
 		fputs(*(const int *)((const char *)c + k->off) ? "on" : "off", out);
+		break;
+	case KEY_TOKEN: /* the source, never the secret */
+		fputs(c->admin_token.source, out);
 		break;
 	}
 }
@@ -2670,8 +2699,10 @@ static int load_text(struct config *c, const char *text, size_t len, const char 
 	*c = *tmp;
 	ret = 0;
 out:
-	if (tmp)
-		memset(tmp->creds, 0, sizeof(tmp->creds)); /* no secret left in freed memory */
+	if (tmp) { /* no secret left in freed memory */
+		memset(tmp->creds, 0, sizeof(tmp->creds));
+		memset(&tmp->admin_token, 0, sizeof(tmp->admin_token));
+	}
 	free(ld);
 	free(tmp);
 	return ret;
@@ -2901,6 +2932,12 @@ void config_dump(const struct config *c, FILE *out)
 			fprintf(out, "%s[%s]\n", i ? "\n" : "", section);
 			if (c->n_pools > 0 && strcmp(section, "upstream") == 0)
 				fputs("; not used while there are pools: [route] decides\n", out);
+		}
+		if (keys[i].kind == KEY_TOKEN &&
+		    (!c->admin_token.source[0] ||
+		     c->admin_token.from != (enum config_cred_from)keys[i].min)) {
+			fprintf(out, ";%s =\n", keys[i].name);
+			continue;
 		}
 		if (keys[i].kind == KEY_NETRC && c->netrc_optional) {
 			/* Found the go command's way: written as a comment, since

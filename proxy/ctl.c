@@ -30,13 +30,17 @@ static size_t to_answer(char *ptr, size_t size, size_t nmemb, void *userdata)
 /* One request to the admin endpoint: the body goes to stdout, or into *a
  * when a is not NULL. The HTTP status, or -1 (said on stderr) when the
  * endpoint could not be reached. c is consumed. */
-static long call(CURL *c, const char *admin, const char *url, int post, long timeout_s,
-                 struct answer *a)
+static long call(CURL *c, const char *admin, const char *token, const char *url, int post,
+                 long timeout_s, struct answer *a)
 {
 	CURLcode rc;
 	long status = 0;
 
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	if (token && *token) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, token);
+	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, a ? to_answer : to_stdout);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
@@ -56,7 +60,7 @@ static long call(CURL *c, const char *admin, const char *url, int post, long tim
 	return status;
 }
 
-int ctl_upstream(int argc, char **argv, const char *admin, int json)
+int ctl_upstream(int argc, char **argv, const char *admin, const char *token, int json)
 {
 	static const char *actions[] = {"drain", "undrain", "open", "close", "auto"};
 	char url[1200];
@@ -89,10 +93,10 @@ int ctl_upstream(int argc, char **argv, const char *admin, int json)
 		curl_free(name);
 		post = 1;
 	}
-	return call(c, admin, url, post, 10L, NULL) == 200 ? 0 : 1;
+	return call(c, admin, token, url, post, 10L, NULL) == 200 ? 0 : 1;
 }
 
-int ctl_reload(const char *admin)
+int ctl_reload(const char *admin, const char *token)
 {
 	struct answer a = {.len = 0};
 	char url[1200];
@@ -105,12 +109,12 @@ int ctl_reload(const char *admin)
 	snprintf(url, sizeof(url), "http://%s/reload", admin);
 	/* Loading reads a few small files: a long wait means something is
 	 * wrong, but give a slow disk its chance. */
-	status = call(c, admin, url, 1, 30L, &a);
+	status = call(c, admin, token, url, 1, 30L, &a);
 	if (status == 200) {
 		fputs(a.buf, stdout);
 		return 0;
 	}
-	if (status == 409) {
+	if (status == 409 || status == 401 || status == 403) {
 		fputs(a.buf, stderr);
 	} else if (status > 0) {
 		/* An older modgate without POST /reload answers 404. */

@@ -4,6 +4,13 @@
 
 #include <string.h>
 
+/* How the admin commands authenticate (the endpoint's rule is in admin.h). */
+#define ADMIN_TOKEN_HELP                                                                           \
+	"Changes need the [admin] token when one is set: sent from $MODGATE_ADMIN_TOKEN,\n"        \
+	"else from the token_file or token_env of the config read here. Without a\n"               \
+	"token, only this host may change anything. To rotate the token, write the\n"              \
+	"new one and use systemctl reload (SIGHUP needs no token).\n"
+
 /* The options every subcommand that reads the configuration takes. */
 #define CONFIG_OPTIONS                                                                             \
 	"  -c, --config FILE      the INI configuration (optional; see etc/modgate.ini)\n"         \
@@ -48,8 +55,9 @@ static const struct page {
      "  -c, --config FILE      read [admin] listen from this file\n"
      "      --admin ADDR:PORT  the admin endpoint (default: [admin] listen)\n"
      "      --json             status as a JSON array instead of a table\n"
-     "\n"
-     "Exit 0 done, 1 refused (unknown or ambiguous NAME) or unreachable, 2 usage.\n"},
+     "\n" ADMIN_TOKEN_HELP "\n"
+     "Exit 0 done, 1 refused (unknown or ambiguous NAME, no or wrong token) or\n"
+     "unreachable, 2 usage.\n"},
     {"reload", "usage: modgate reload [-c FILE] [--admin ADDR:PORT]\n"
                "\n"
                "Makes the running modgate read its configuration again, exactly as at\n"
@@ -64,7 +72,8 @@ static const struct page {
                "  -c, --config FILE      read [admin] listen from this file\n"
                "      --admin ADDR:PORT  the admin endpoint (default: [admin] listen); with\n"
                "                         it, no file is read here, so a broken file is still\n"
-               "                         sent to modgate to be refused with its reason\n"},
+               "                         sent to modgate to be refused with its reason\n"
+               "\n" ADMIN_TOKEN_HELP},
     {"fsck", "usage: modgate fsck [-c FILE] [-d DIR] [--log-level LEVEL]\n"
              "\n"
              "Re-checks every cached .mod and .zip: its h1: hash against the recorded one\n"

@@ -368,7 +368,7 @@ int main(int argc, char **argv)
 	/* reload --admin needs no config: the file may be the broken one
 	 * the running modgate is about to refuse. */
 	if (strcmp(command, "reload") == 0 && admin)
-		return ctl_reload(admin);
+		return ctl_reload(admin, getenv("MODGATE_ADMIN_TOKEN"));
 	if (load_config(&cli, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "modgate: %s\n", err);
 		if (strcmp(command, "reload") == 0)
@@ -378,6 +378,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(command, "upstream") == 0 || strcmp(command, "reload") == 0) {
 		char addr[CONFIG_HOST_MAX + 16];
+		const char *token;
 
 		if (!admin && cfg.admin_port == 0) {
 			fprintf(stderr,
@@ -387,9 +388,15 @@ int main(int argc, char **argv)
 		}
 		snprintf(addr, sizeof(addr), strchr(cfg.admin_host, ':') ? "[%s]:%d" : "%s:%d",
 		         cfg.admin_host[0] ? cfg.admin_host : "127.0.0.1", cfg.admin_port);
+		/* $MODGATE_ADMIN_TOKEN first: while a token is rotated, the file
+		 * already holds the new one and the server still the old. */
+		token = getenv("MODGATE_ADMIN_TOKEN");
+		if ((!token || !*token) && cfg.admin_token.source[0])
+			token = cfg.admin_token.secret;
 		if (strcmp(command, "reload") == 0)
-			return ctl_reload(admin ? admin : addr);
-		return ctl_upstream(argc - optind, argv + optind, admin ? admin : addr, json);
+			return ctl_reload(admin ? admin : addr, token);
+		return ctl_upstream(argc - optind, argv + optind, admin ? admin : addr, token,
+		                    json);
 	}
 	/* --log-level wins over [log] level. */
 	log_set_level(cli.level_given ? cli.level : (enum log_level)cfg.log_level);

@@ -217,6 +217,9 @@ int reload_changes(const struct config *cur, const struct config *next, char *bu
 		    next->max_connections);
 	if (cur->stop_timeout_ms != next->stop_timeout_ms)
 		add(&l, "[server] stop_timeout");
+	/* The secret compared too: rotating the file's content is a change. */
+	if (memcmp(&cur->admin_token, &next->admin_token, sizeof(cur->admin_token)) != 0)
+		add(&l, "[admin] token");
 	if (l.n == 0 && len > 0)
 		snprintf(buf, len, "nothing");
 	return l.n;

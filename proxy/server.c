@@ -853,6 +853,12 @@ static void write_metrics(void *arg, struct evbuffer *out)
 		                    "system.\n# TYPE modgate_disk_free_bytes gauge\n"
 		                    "modgate_disk_free_bytes %llu\n",
 		                    (unsigned long long)free_bytes);
+	evbuffer_add_printf(out,
+	                    "# HELP modgate_admin_denied_total Admin changes refused: no or "
+	                    "wrong token, or no token and not from this host.\n"
+	                    "# TYPE modgate_admin_denied_total counter\n"
+	                    "modgate_admin_denied_total %llu\n",
+	                    (unsigned long long)admin_denied(s->admin));
 }
 
 /* Free space under which the cache is "not ready": writes would fail soon. */

@@ -3,6 +3,9 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -156,5 +159,108 @@ func TestStatusHidesCredentials(t *testing.T) {
 	js, _ := ctl(t, m, "status", "--json")
 	if strings.Contains(text+js, "s3cr3tpw") || !strings.Contains(text, "127.0.0.1") {
 		t.Errorf("status shows the password or not the upstream:\n%s\n%s", text, js)
+	}
+}
+
+// adminPost sends POST path to m's admin endpoint with the Authorization
+// header auth ("" for none) and returns the status, headers and body.
+func adminPost(t *testing.T, m *modgate, path, auth string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+m.Admin+path, nil)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(body)
+}
+
+// With [admin] token_file, every change needs the bearer token (401 and no
+// change without it or with a wrong one) while reads stay open; the
+// command line sends the token of the config it reads, or
+// $MODGATE_ADMIN_TOKEN; a reload rotates it; refusals are counted; the
+// token shows nowhere.
+func TestAdminToken(t *testing.T) {
+	u := newUpstream(t)
+	tok1, tok2 := secret(t, "adm1-"), secret(t, "adm2-")
+	file := writeSecret(t, "admin.token", tok1+"\n", 0o600)
+	o := options{proxy: u.URL(), extra: "[admin]\ntoken_file = " + file + "\n"}
+	m := startModgate(t, o)
+	host := strings.TrimPrefix(u.URL(), "http://")
+
+	for _, p := range []string{"/", "/metrics", "/upstreams"} {
+		if code, _, body := get(t, "http://"+m.Admin+p); code != 200 {
+			t.Errorf("GET %s without a token: %d %s", p, code, body)
+		}
+	}
+	drain := "/upstreams/drain?name=" + host
+	code, h, body := adminPost(t, m, drain, "")
+	if code != 401 || h.Get("WWW-Authenticate") == "" || !strings.Contains(body, "Authorization: Bearer") {
+		t.Errorf("POST without a token: %d %q %q", code, h.Get("WWW-Authenticate"), body)
+	}
+	for _, bad := range []string{"Bearer " + tok2, "Bearer " + tok1 + "x", "Bearer " + tok1[:len(tok1)-1], "Basic " + tok1, tok1} {
+		if code, _, body := adminPost(t, m, drain, bad); code != 401 {
+			t.Errorf("POST with %q: %d %q", bad, code, body)
+		}
+	}
+	if code, _, body := adminPost(t, m, "/reload", ""); code != 401 {
+		t.Errorf("POST /reload without a token: %d %q", code, body)
+	}
+	if status(t, m)[u.URL()].Drained {
+		t.Fatal("a refused drain drained the upstream")
+	}
+	if code, _, body := adminPost(t, m, drain, "bearer "+tok1); code != 200 {
+		t.Errorf("POST with the token: %d %q", code, body)
+	}
+	if !status(t, m)[u.URL()].Drained {
+		t.Error("the drain with the token did not drain")
+	}
+
+	// The command line: the token of the config it reads; with --admin
+	// alone none, unless $MODGATE_ADMIN_TOKEN.
+	cli := func(env []string, args ...string) (string, error) {
+		cmd := exec.Command(binary(t), args...)
+		cmd.Env = append(cleanEnv(), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := cli(nil, "upstream", "undrain", host, "-c", m.conf); err != nil {
+		t.Errorf("modgate upstream undrain -c: %v %s", err, out)
+	}
+	out, err := cli(nil, "reload", "--admin", m.Admin)
+	if err == nil || !strings.Contains(out, "Authorization: Bearer") {
+		t.Errorf("modgate reload --admin without a token: %v %q", err, out)
+	}
+	if out, err := cli([]string{"MODGATE_ADMIN_TOKEN=" + tok1}, "reload", "--admin", m.Admin); err != nil {
+		t.Errorf("modgate reload with $MODGATE_ADMIN_TOKEN: %v %q", err, out)
+	}
+
+	// Rotation: the new token in the file, SIGHUP (needs none).
+	if err := os.WriteFile(file, []byte(tok2+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if ev := hup(t, m); !strings.Contains(ev, `"result":"accepted"`) || !strings.Contains(ev, "[admin] token") {
+		t.Fatalf("reload after the rotation: %s", ev)
+	}
+	if code, _, _ := adminPost(t, m, "/reload", "Bearer "+tok1); code != 401 {
+		t.Errorf("the old token after the rotation: %d", code)
+	}
+	if code, _, body := adminPost(t, m, "/reload", "Bearer "+tok2); code != 200 {
+		t.Errorf("the new token after the rotation: %d %q", code, body)
+	}
+	// 1 + 5 + 1 refused POSTs, 1 refused modgate reload, 1 old token.
+	if metrics := metricsText(t, m); !strings.Contains(metrics, "\nmodgate_admin_denied_total 9\n") {
+		t.Errorf("modgate_admin_denied_total is not 9:\n%s", metrics)
+	}
+	if n := strings.Count(m.Log(), "admin: refused POST"); n != 9 {
+		t.Errorf("%d refusal log lines, want 9", n)
+	}
+	assertNoSecret(t, m, nil, tok1, tok2)
+	if _, _, page := get(t, "http://"+m.Admin+"/"); strings.Contains(string(page), tok2) {
+		t.Error("the status page shows the token")
 	}
 }

@@ -78,6 +78,9 @@ static void assert_same_config(const struct config *a, const struct config *b)
 		assert_string_equal(a->creds[i].secret, b->creds[i].secret);
 	}
 	assert_string_equal(a->netrc, b->netrc);
+	assert_int_equal(a->admin_token.from, b->admin_token.from);
+	assert_string_equal(a->admin_token.source, b->admin_token.source);
+	assert_string_equal(a->admin_token.secret, b->admin_token.secret);
 	assert_string_equal(a->noproxy, b->noproxy);
 	assert_int_equal(a->list_ttl_s, b->list_ttl_s);
 	assert_int_equal(a->negative_ttl_s, b->negative_ttl_s);
@@ -1163,6 +1166,8 @@ static void test_dump_defaults(void **state)
 	                    "\n"
 	                    "[admin]\n"
 	                    "listen = 127.0.0.1:8081\n"
+	                    ";token_file =\n"
+	                    ";token_env =\n"
 	                    "\n"
 	                    "[sumdb]\n"
 	                    "database = sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+"
@@ -2630,6 +2635,72 @@ static void test_cred_dump(void **state)
 	unsetenv("MODGATE_T_BASIC");
 }
 
+/* [admin] token_file / token_env: read like an upstream's credential, one
+ * of the two, the source (never the secret) in the dump. */
+static void test_admin_token(void **state)
+{
+	struct config c, before;
+	char err[1024], text[1024];
+	const char *tok = cred_file("admintok", "AdMiNtOk-1\n");
+	char *out;
+
+	(void)state;
+	config_init_defaults(&c);
+	assert_string_equal(c.admin_token.source, "");
+	snprintf(text, sizeof(text), "[admin]\ntoken_file = %s\n", tok);
+	assert_int_equal(config_load_string(&c, text, "t.ini", err, sizeof(err)), 0);
+	assert_int_equal(c.admin_token.kind, CONFIG_CRED_BEARER);
+	assert_int_equal(c.admin_token.from, CONFIG_CRED_FILE);
+	assert_string_equal(c.admin_token.source, tok);
+	assert_string_equal(c.admin_token.secret, "AdMiNtOk-1");
+	out = dump_to_string(&c);
+	snprintf(text, sizeof(text), "\ntoken_file = %s\n;token_env =\n", tok);
+	assert_non_null(strstr(out, text));
+	assert_null(strstr(out, "AdMiN"));
+	free(out);
+	roundtrip(&c);
+
+	setenv("MODGATE_T_ADMIN", "AdMiNeNv\n", 1);
+	config_init_defaults(&c);
+	assert_int_equal(config_load_string(&c, "[admin]\ntoken_env = MODGATE_T_ADMIN\n", "t.ini",
+	                                    err, sizeof(err)),
+	                 0);
+	assert_int_equal(c.admin_token.from, CONFIG_CRED_ENV);
+	assert_string_equal(c.admin_token.secret, "AdMiNeNv");
+	out = dump_to_string(&c);
+	assert_non_null(strstr(out, "\n;token_file =\ntoken_env = MODGATE_T_ADMIN\n"));
+	free(out);
+	roundtrip(&c);
+
+	/* refusals: each names its line, none quotes a secret, none changes c */
+	before = c;
+	snprintf(text, sizeof(text), "[admin]\ntoken_env = MODGATE_T_ADMIN\ntoken_file = %s\n",
+	         tok);
+	assert_int_equal(config_load_string(&c, text, "t.ini", err, sizeof(err)), -1);
+	if (!strstr(err, "t.ini:3: [admin] token_file: token_env is set too: keep one of the two"))
+		fail_msg("%s", err);
+	assert_memory_equal(&c, &before, sizeof(c));
+	config_init_defaults(&c);
+	before = c;
+	assert_int_equal(config_load_string(&c, "[admin]\ntoken_file = admin.token\n", "t.ini", err,
+	                                    sizeof(err)),
+	                 -1);
+	assert_non_null(strstr(
+	    err, "t.ini:2: [admin] token_file: token_file=admin.token: the path must be absolute"));
+	assert_int_equal(config_load_string(&c, "[admin]\ntoken_env = MODGATE_T_UNSET\n", "t.ini",
+	                                    err, sizeof(err)),
+	                 -1);
+	assert_non_null(
+	    strstr(err, "token_env=MODGATE_T_UNSET: the environment variable is not set"));
+	snprintf(text, sizeof(text), "[admin]\ntoken_file = %s\n",
+	         cred_file("admintok2", "AdMiN tOk\n"));
+	assert_int_equal(config_load_string(&c, text, "t.ini", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "a blank inside the token"));
+	assert_null(strstr(err, "AdMiN"));
+	assert_memory_equal(&c, &before, sizeof(c));
+	unsetenv("MODGATE_T_ADMIN");
+}
+
 /* ---- offline, [deny], [allow] ------------------------------------------------ */
 
 static void test_offline_key(void **state)
@@ -2819,6 +2890,7 @@ int main(void)
 	    cmocka_unit_test(test_cred_netrc),
 	    cmocka_unit_test(test_cred_env),
 	    cmocka_unit_test(test_cred_dump),
+	    cmocka_unit_test(test_admin_token),
 	    cmocka_unit_test(test_offline_key),
 	    cmocka_unit_test(test_policy_sections),
 	    cmocka_unit_test(test_policy_errors),
