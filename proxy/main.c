@@ -16,6 +16,7 @@
 #include "proxy/help.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
+#include "proxy/version.h"
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -24,8 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MODGATE_VERSION "0.1.0"
 
 static void usage(FILE *out)
 {

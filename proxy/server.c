@@ -35,6 +35,7 @@
 #include "proxy/worker.h"
 #include "proxy/statuspage.h"
 #include "proxy/verify.h"
+#include "proxy/version.h"
 #include "sumdb/proxypath.h"
 
 #include <errno.h>
@@ -80,7 +81,14 @@ struct server {
 	server_load_fn load;      /* reads the configuration again, for a reload */
 	void *load_arg;
 	unsigned generation; /* reloads accepted */
-	int stopping;        /* server_stop: the listener is closed */
+	/* For /metrics and the status page: `systemctl reload` succeeds even
+	 * when modgate refuses the file, so the refusal must show somewhere
+	 * an operator looks. */
+	time_t started;
+	uint64_t reloads_refused;
+	time_t last_reload_at; /* 0: none yet */
+	int last_reload_ok;
+	int stopping; /* server_stop: the listener is closed */
 	struct event *stop_ev;
 };
 
@@ -816,6 +824,12 @@ static void write_page(void *arg, struct evbuffer *out)
 	    .stale = s->metrics.cache[METRICS_STALE],
 	    .negative = s->metrics.cache[METRICS_NEGATIVE],
 	    .offline = s->env.cfg->offline,
+	    .version = MODGATE_VERSION,
+	    .started = s->started,
+	    .reloads = s->generation,
+	    .reloads_refused = s->reloads_refused,
+	    .last_reload_at = s->last_reload_at,
+	    .last_reload_ok = s->last_reload_ok,
 	};
 
 	if (!s->usage_known || flight_now_ms() - s->usage_at_ms > USAGE_MAX_AGE_MS)
@@ -853,6 +867,22 @@ static void write_metrics(void *arg, struct evbuffer *out)
 		                    "system.\n# TYPE modgate_disk_free_bytes gauge\n"
 		                    "modgate_disk_free_bytes %llu\n",
 		                    (unsigned long long)free_bytes);
+	evbuffer_add_printf(
+	    out,
+	    "# HELP modgate_build_info The running release.\n# TYPE modgate_build_info gauge\n"
+	    "modgate_build_info{version=\"%s\"} 1\n"
+	    "# HELP process_start_time_seconds When modgate started, in Unix time.\n"
+	    "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %lld\n"
+	    "# HELP modgate_reloads_total Configuration reloads by result.\n"
+	    "# TYPE modgate_reloads_total counter\n"
+	    "modgate_reloads_total{result=\"accepted\"} %u\n"
+	    "modgate_reloads_total{result=\"refused\"} %llu\n"
+	    "# HELP modgate_config_last_reload_successful 0 when the last reload was refused: "
+	    "the file on disk is not what runs.\n"
+	    "# TYPE modgate_config_last_reload_successful gauge\n"
+	    "modgate_config_last_reload_successful %d\n",
+	    MODGATE_VERSION, (long long)s->started, s->generation,
+	    (unsigned long long)s->reloads_refused, s->last_reload_ok);
 	evbuffer_add_printf(out,
 	                    "# HELP modgate_admin_denied_total Admin changes refused: no or "
 	                    "wrong token, or no token and not from this host.\n"
@@ -1318,6 +1348,10 @@ static void reload_event(struct server *s, int accepted, const char *detail)
 	struct tm tm;
 	json_t *o;
 
+	s->last_reload_at = now;
+	s->last_reload_ok = accepted;
+	if (!accepted)
+		s->reloads_refused++;
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "time", when, "level",
@@ -1482,6 +1516,8 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	s->started = time(NULL);
+	s->last_reload_ok = 1;
 	s->base = base;
 	s->metrics.offline = cfg->offline;
 	s->id_seed = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();

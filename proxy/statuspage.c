@@ -204,6 +204,32 @@ static void quarantine(struct evbuffer *out, const char *cache_dir)
 	evbuffer_add_printf(out, "</table>\n");
 }
 
+/* Release, uptime and the last reload: "systemctl reload" succeeds even
+ * when modgate refuses the file, so a refusal is shown in red here. */
+static void process(struct evbuffer *out, const struct statuspage_info *info)
+{
+	char when[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	long long up = info->started && now > info->started ? (long long)(now - info->started) : 0;
+
+	evbuffer_add_printf(
+	    out, "<p>modgate %s, up %lldd %02lldh %02lldm; reloads: %u accepted, %llu refused",
+	    info->version ? info->version : "?", up / 86400, up / 3600 % 24, up / 60 % 60,
+	    info->reloads, (unsigned long long)info->reloads_refused);
+	if (info->last_reload_at) {
+		gmtime_r(&info->last_reload_at, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		evbuffer_add_printf(
+		    out, "; the last one, %s, was %s", when,
+		    info->last_reload_ok
+		        ? "accepted"
+		        : "<b class=\"refused\" style=\"color:#b91c1c\">refused: the "
+		          "configuration file is not what runs (see the log)</b>");
+	}
+	evbuffer_add_printf(out, ".</p>\n");
+}
+
 void statuspage_write(struct evbuffer *out, struct pool_set *ps, const struct statuspage_info *info,
                       int64_t now)
 {
@@ -216,6 +242,7 @@ void statuspage_write(struct evbuffer *out, struct pool_set *ps, const struct st
 	         "tr.open td.state{background:#f8b4b4}tr.half-open td.state{background:#fde68a}"
 	         "tr.closed td.state{background:#bbf7d0}</style></head><body>\n"
 	         "<h1>modgate</h1>\n");
+	process(out, info);
 	upstreams(out, ps, now);
 	cache(out, info);
 	quarantine(out, info->cache_dir);

@@ -15,6 +15,9 @@
 
 #include "proxy/verify.h"
 
+#include <stdint.h>
+#include <time.h>
+
 struct evbuffer;
 struct pool_set;
 
@@ -28,6 +31,12 @@ struct statuspage_info {
 	uint64_t hits, misses, stale, negative;
 	struct verify_stats verify;
 	int offline;
+	const char *version; /* borrowed */
+	time_t started;
+	unsigned reloads; /* accepted */
+	uint64_t reloads_refused;
+	time_t last_reload_at; /* 0: none */
+	int last_reload_ok;
 };
 
 /* The newest records this page lists. */

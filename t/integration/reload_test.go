@@ -207,10 +207,33 @@ func TestReloadRefusesBadConfig(t *testing.T) {
 			t.Errorf("case %d: old config no longer serves: %d %s", i, code, body)
 		}
 	}
+	// systemctl reload succeeds whatever modgate makes of the file: the
+	// refusal shows in the metrics and on the status page.
+	refused := []string{
+		"\nmodgate_reloads_total{result=\"accepted\"} 0\n",
+		"\nmodgate_reloads_total{result=\"refused\"} 4\n",
+		"\nmodgate_config_last_reload_successful 0\n",
+	}
+	metrics := metricsText(t, m)
+	for _, want := range refused {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("after 4 refusals, /metrics lacks %q", strings.TrimSpace(want))
+		}
+	}
+	if _, _, page := get(t, "http://"+m.Admin+"/"); !strings.Contains(string(page), "reloads: 0 accepted, 4 refused") ||
+		!strings.Contains(string(page), "is not what runs") {
+		t.Errorf("the status page does not show the refusal")
+	}
 	// Fixed again: accepted.
 	m.writeConfig(t, options{extra: poolINI("upstream = " + u.URL() + " weight=2\n")})
 	if out, errs, good := reloadCLI(t, m); !good || !strings.Contains(out, "changed pools") {
 		t.Errorf("good config: %q %q", out, errs)
+	}
+	metrics = metricsText(t, m)
+	for _, want := range []string{"\nmodgate_reloads_total{result=\"accepted\"} 1\n", "\nmodgate_config_last_reload_successful 1\n"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("after the good reload, /metrics lacks %q", strings.TrimSpace(want))
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,6 +211,23 @@ func TestMetricsExactCounts(t *testing.T) {
 		fmt.Sprintf(`modgate_upstream_response_seconds_count{upstream="%s"} 2`, u.URL()),
 		fmt.Sprintf(`modgate_breaker_state{upstream="%s"} 0`, u.URL()),
 		`modgate_cache_ready 1`,
+		`modgate_reloads_total{result="accepted"} 0`,
+		`modgate_config_last_reload_successful 1`,
+		`modgate_admin_denied_total 0`,
+	}
+	// Its start, to the second: between just before modgate was launched
+	// and now.
+	var started int64
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, "process_start_time_seconds "); ok {
+			started, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if now := time.Now().Unix(); started < now-60 || started > now {
+		t.Errorf("process_start_time_seconds %d, now %d", started, now)
+	}
+	if !strings.Contains(body, "\nmodgate_build_info{version=\"") {
+		t.Errorf("/metrics lacks modgate_build_info")
 	}
 	for _, w := range want {
 		if !strings.Contains(body, w+"\n") {

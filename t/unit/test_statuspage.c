@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -82,6 +83,28 @@ static void test_page(void **state)
 	assert_non_null(strstr(s, "<td>3.0 MiB</td>"));
 	assert_non_null(strstr(s, "<td>75.0%</td>"));
 	assert_non_null(strstr(s, "http-equiv=\"refresh\""));
+	assert_non_null(
+	    strstr(s, "<p>modgate ?, up 0d 00h 00m; reloads: 0 accepted, 0 refused.</p>"));
+	free(s);
+
+	/* release, uptime, and a refused last reload in red */
+	in.version = "9.8.7";
+	in.started = time(NULL) - (2 * 86400 + 3 * 3600 + 4 * 60 + 5);
+	in.reloads = 2;
+	in.reloads_refused = 1;
+	in.last_reload_at = 1764032400; /* 2025-11-25 01:00:00 UTC */
+	in.last_reload_ok = 0;
+	statuspage_write(b, ps, &in, 0);
+	s = text_of(b);
+	assert_non_null(strstr(s,
+	                       "<p>modgate 9.8.7, up 2d 03h 04m; reloads: 2 accepted, 1 refused; "
+	                       "the last one, 2025-11-25 01:00:00 UTC, was <b class=\"refused\""));
+	free(s);
+	in.last_reload_ok = 1;
+	statuspage_write(b, ps, &in, 0);
+	s = text_of(b);
+	assert_non_null(strstr(s, "was accepted.</p>"));
+	assert_null(strstr(s, "refused:"));
 	free(s);
 
 	/* no quarantine folder at all: "none" */
