@@ -48,6 +48,7 @@ evhtp_res conn_set_on_accept(evhtp_connection_t *conn, void *arg)
 	int one = 1;
 
 	if (s->max > 0 && s->n >= s->max) {
+		s->refused++;
 		log_warn("refusing a %s connection: %d open (max_connections)", s->what, s->n);
 		return EVHTP_RES_ERROR;
 	}

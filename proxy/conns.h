@@ -10,6 +10,7 @@
 #define MODGATE_CONNS_H
 
 #include <evhtp.h>
+#include <stdint.h>
 #include <sys/queue.h>
 
 struct conn_node;
@@ -18,6 +19,7 @@ struct conn_set {
 	LIST_HEAD(, conn_node) all;
 	int n;
 	int max;          /* 0: no bound */
+	uint64_t refused; /* connections refused for max */
 	const char *what; /* names the listener in the log line of a refusal */
 	/* Called when the last tracked connection has closed, if set (the
 	 * graceful stop waits for it). From a libevhtp callback. */

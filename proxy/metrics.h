@@ -26,6 +26,8 @@ enum metrics_kind {
 	METRICS_KINDS
 };
 
+#define METRICS_DURATION_BUCKETS 15 /* 14 bounds from 1 ms to 60 s, and +Inf */
+
 #define METRICS_CODES 12 /* the 11 statuses modgate answers, and "other" */
 
 enum metrics_cache { METRICS_HIT, METRICS_MISS, METRICS_STALE, METRICS_NEGATIVE, METRICS_CACHE };
@@ -40,6 +42,10 @@ enum metrics_refusal {
 
 struct metrics {
 	uint64_t requests[METRICS_KINDS][METRICS_CODES];
+	/* Time from a request's arrival to its end, per kind: counts per
+	 * bucket of metrics_duration_le (not cumulative; the last is +Inf). */
+	uint64_t duration[METRICS_KINDS][METRICS_DURATION_BUCKETS];
+	uint64_t duration_ms_sum[METRICS_KINDS];
 	uint64_t cache[METRICS_CACHE];
 	uint64_t bytes_served;
 	uint64_t refusals[METRICS_REFUSALS];
@@ -48,9 +54,10 @@ struct metrics {
 };
 
 /* Counts one finished request: its URL path (for the kind), status, the
- * X-Modgate-Cache value it carried (NULL if none) and body bytes sent. */
+ * X-Modgate-Cache value it carried (NULL if none), body bytes sent and how
+ * long it took, in ms. */
 void metrics_request(struct metrics *m, const char *path, int status, const char *cache_state,
-                     uint64_t bytes);
+                     uint64_t bytes, int64_t ms);
 
 /* Counts one refusal. */
 void metrics_refusal(struct metrics *m, enum metrics_refusal why);

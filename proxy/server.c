@@ -423,7 +423,8 @@ static void account(struct access *a, evhtp_request_t *req, int status)
 	const char *path = req->uri && req->uri->path ? req->uri->path->full : NULL;
 	uint64_t bytes = len && !is_head(req) ? strtoull(len, NULL, 10) : 0;
 
-	metrics_request(&a->srv->metrics, path, status, cache, bytes);
+	metrics_request(&a->srv->metrics, path, status, cache, bytes,
+	                flight_now_ms() - a->start_ms);
 	access_log(a, req, path, status, cache, bytes);
 }
 
@@ -880,9 +881,20 @@ static void write_metrics(void *arg, struct evbuffer *out)
 	    "# HELP modgate_config_last_reload_successful 0 when the last reload was refused: "
 	    "the file on disk is not what runs.\n"
 	    "# TYPE modgate_config_last_reload_successful gauge\n"
-	    "modgate_config_last_reload_successful %d\n",
+	    "modgate_config_last_reload_successful %d\n"
+	    "# HELP modgate_client_connections Open client connections.\n"
+	    "# TYPE modgate_client_connections gauge\nmodgate_client_connections %d\n"
+	    "# HELP modgate_client_connections_refused_total Client connections closed at "
+	    "once: max_connections were open.\n"
+	    "# TYPE modgate_client_connections_refused_total counter\n"
+	    "modgate_client_connections_refused_total %llu\n"
+	    "# HELP modgate_upstream_fetches_in_progress Fetches under way (one per object, "
+	    "however many clients wait for it).\n"
+	    "# TYPE modgate_upstream_fetches_in_progress gauge\n"
+	    "modgate_upstream_fetches_in_progress %zu\n",
 	    MODGATE_VERSION, (long long)s->started, s->generation,
-	    (unsigned long long)s->reloads_refused, s->last_reload_ok);
+	    (unsigned long long)s->reloads_refused, s->last_reload_ok, s->clients.n,
+	    (unsigned long long)s->clients.refused, strmap_len(s->env.flights));
 	evbuffer_add_printf(out,
 	                    "# HELP modgate_admin_denied_total Admin changes refused: no or "
 	                    "wrong token, or no token and not from this host.\n"

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"modgate.test/t/fixtures/upstream"
 )
 
 // Requests on one HTTP/1.1 connection: hits, misses, errors and HEADs all
@@ -111,6 +113,18 @@ func TestMaxConnections(t *testing.T) {
 	eventually(t, "a log line about the refused connection", func() bool {
 		return strings.Contains(m2.Log(), "max_connections")
 	})
+	// The metrics: every refusal counted (the start-up probe may have
+	// been one too), the two held connections open.
+	metrics := metricsText(t, m2)
+	refused := strings.Count(m2.Log(), "refusing a client connection")
+	for _, want := range []string{
+		fmt.Sprintf("\nmodgate_client_connections_refused_total %d\n", refused),
+		"\nmodgate_client_connections 2\n",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q (%d refusals logged)", strings.TrimSpace(want), refused)
+		}
+	}
 	conns[0].Close()
 	eventually(t, "a freed slot", func() bool {
 		c, ok := ask()
@@ -191,29 +205,56 @@ func TestMetricsExactCounts(t *testing.T) {
 	step(missing, 404)                       // negative
 	step("/example.com/Upper/@v/list", 400)  // refused
 	step("/sumdb/other.example/latest", 404) // not proxied
-	st, body := rawGet(t, "http://"+m.Admin, "/metrics")
-	if st != 200 {
-		t.Fatalf("/metrics: %d", st)
+	// A slow one: its duration cannot land in a bucket below 0.3 s, and
+	// while it runs it is a fetch in progress.
+	slow := "/example.com/fix/b/@v/list"
+	u.SetFault(slow, upstream.Fault{Mode: upstream.Delay, Delay: 300 * time.Millisecond})
+	done := make(chan int)
+	go func() {
+		st, body := rawGet(t, m.URL, slow)
+		bytes += len(body)
+		done <- st
+	}()
+	eventually(t, "the slow fetch upstream", func() bool { return u.Count(slow) == 1 })
+	if !strings.Contains(metricsText(t, m), "\nmodgate_upstream_fetches_in_progress 1\n") {
+		t.Errorf("during the slow fetch: modgate_upstream_fetches_in_progress is not 1")
 	}
+	if st := <-done; st != 200 {
+		t.Fatalf("%s: %d", slow, st)
+	}
+	// Done once the object is committed, a moment after the client has it.
+	var body string
+	eventually(t, "no fetch in progress", func() bool {
+		var st int
+		st, body = rawGet(t, "http://"+m.Admin, "/metrics")
+		return st == 200 && strings.Contains(body, "\nmodgate_upstream_fetches_in_progress 0\n")
+	})
 	want := []string{
 		`modgate_requests_total{kind="info",code="200"} 2`,
 		`modgate_requests_total{kind="info",code="404"} 2`,
 		`modgate_requests_total{kind="list",code="400"} 1`,
+		`modgate_requests_total{kind="list",code="200"} 1`,
 		`modgate_requests_total{kind="sumdb",code="404"} 1`,
 		`modgate_cache_results_total{result="hit"} 1`,
-		`modgate_cache_results_total{result="miss"} 2`,
+		`modgate_cache_results_total{result="miss"} 3`,
 		`modgate_cache_results_total{result="negative"} 1`,
 		`modgate_cache_results_total{result="stale"} 0`,
 		fmt.Sprintf(`modgate_served_bytes_total %d`, bytes),
-		`modgate_upstream_fetches_total 2`,
-		fmt.Sprintf(`modgate_upstream_requests_total{upstream="%s",outcome="answer"} 2`, u.URL()),
+		`modgate_upstream_fetches_total 3`,
+		fmt.Sprintf(`modgate_upstream_requests_total{upstream="%s",outcome="answer"} 3`, u.URL()),
 		fmt.Sprintf(`modgate_upstream_requests_total{upstream="%s",outcome="failure"} 0`, u.URL()),
-		fmt.Sprintf(`modgate_upstream_response_seconds_count{upstream="%s"} 2`, u.URL()),
+		fmt.Sprintf(`modgate_upstream_response_seconds_count{upstream="%s"} 3`, u.URL()),
 		fmt.Sprintf(`modgate_breaker_state{upstream="%s"} 0`, u.URL()),
 		`modgate_cache_ready 1`,
 		`modgate_reloads_total{result="accepted"} 0`,
 		`modgate_config_last_reload_successful 1`,
 		`modgate_admin_denied_total 0`,
+		`modgate_request_duration_seconds_count{kind="info"} 4`,
+		`modgate_request_duration_seconds_bucket{kind="info",le="+Inf"} 4`,
+		`modgate_request_duration_seconds_count{kind="list"} 2`,
+		`modgate_request_duration_seconds_count{kind="sumdb"} 1`,
+		`modgate_request_duration_seconds_count{kind="zip"} 0`,
+		`modgate_client_connections_refused_total 0`,
 	}
 	// Its start, to the second: between just before modgate was launched
 	// and now.
@@ -232,6 +273,15 @@ func TestMetricsExactCounts(t *testing.T) {
 	for _, w := range want {
 		if !strings.Contains(body, w+"\n") {
 			t.Errorf("/metrics lacks %q", w)
+		}
+	}
+	for _, le := range []string{"0.001", "0.1", "0.25"} {
+		var n int
+		line := `modgate_request_duration_seconds_bucket{kind="list",le="` + le + `"} `
+		if i := strings.Index(body, line); i < 0 {
+			t.Errorf("/metrics lacks %s", line)
+		} else if fmt.Sscan(body[i+len(line):], &n); n > 1 {
+			t.Errorf("%s%d: the 0.3 s list is in it", line, n)
 		}
 	}
 	if t.Failed() {
