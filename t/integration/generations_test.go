@@ -149,38 +149,64 @@ func genAccepted(t *testing.T, what, line string, gen int) {
 	}
 }
 
-// 1. A .zip flight outlives three reloads (weights change, a second
-// upstream comes and goes, by SIGHUP, modgate reload and POST /reload): it
-// still completes with the right bytes, a request that arrives meanwhile
-// joins it (one upstream request in all), the object is a HIT afterwards,
-// its outcome lands on the upstream the current generation shows, and the
-// log has no error.
+// 1. Two flights outlive three reloads (by SIGHUP, modgate reload and POST
+// /reload: weights change, a second upstream comes and goes). A .zip
+// started in generation 0 is waited for to the end; a request of
+// generation 2 joins it (one upstream request in all). A .info that u2
+// drips byte by byte starts in generation 1, and its client hangs up after
+// the first bytes: from then on the flight alone holds generation 1 (and,
+// once u2 is removed, u2) while it fetches for the cache. Both end with
+// the right bytes cached, the outcomes land on the upstream objects they
+// came from, and the log has no error.
 func TestGenerationsFlightOutlivesReloads(t *testing.T) {
 	u1 := newUpstream(t)
 	u2 := newUpstream(t)
 	m := startModgate(t, options{extra: poolINI("upstream = " + u1.URL() + " weight=1\n")})
 	want := fixtureModule(t, u1, "example.com/fix/a", "v1.0.0")
+	wantB := fixtureModule(t, u2, "example.com/fix/b", "v1.0.0")
 	p := "/example.com/fix/a/@v/v1.0.0.zip"
+	pb := "/example.com/fix/b/@v/v1.0.0.info"
 	u1.SetFault(p, upstream.Fault{Mode: upstream.Delay, Delay: 1500 * time.Millisecond})
+	u2.SetFault(pb, upstream.Fault{Mode: upstream.SlowDrip, Delay: 1500 * time.Millisecond / time.Duration(len(wantB.Info))})
 
 	first := genFetch(m.URL+p, "gen-first")
 	eventually(t, "the slow fetch upstream", func() bool { return u1.Count(p) == 1 })
 
-	// Generation 1: u1 weighs 3, u2 joins the pool.
-	m.writeConfig(t, options{extra: poolINI("upstream = "+u1.URL()+" weight=3\n", "upstream = "+u2.URL()+" weight=1\n")})
+	// Generation 1: u2 joins the pool, weighing more (so it is asked
+	// first).
+	m.writeConfig(t, options{extra: poolINI("upstream = "+u1.URL()+" weight=1\n", "upstream = "+u2.URL()+" weight=3\n")})
 	genAccepted(t, "reload 1 (SIGHUP)", hup(t, m), 1)
+	// A client that hangs up once the answer has begun. (One waiting
+	// for its first byte is noticed only when modgate answers it.)
+	c, err := net.Dial("tcp", strings.TrimPrefix(m.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nX-Request-Id: gen-abandoned\r\n\r\n", pb)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != nil {
+		t.Fatalf("the dripped answer: %v", err)
+	}
+	c.Close()
+	if line := genAccess(t, m, "gen-abandoned"); u2.Count(pb) != 1 || line["upstream"] != u2.URL() {
+		t.Fatalf("the abandoned request: %v, u2 asked %d times", line, u2.Count(pb))
+	}
+	select {
+	case r := <-first:
+		t.Fatalf("the slow request ended before the second reload (%d): the test proves nothing", r.code)
+	default:
+	}
 
-	// A request of generation 1 joins the flight of generation 0.
-	second := genFetch(m.URL+p, "gen-joiner")
-	eventually(t, "the second request to join the flight", func() bool {
-		return genMetric(t, m, "modgate_singleflight_joins_total") == 1
-	})
-
-	// Generation 2: other weights.
+	// Generation 2: other weights; a request of generation 2 joins the
+	// flight of generation 0.
 	m.writeConfig(t, options{extra: poolINI("upstream = "+u1.URL()+" weight=1\n", "upstream = "+u2.URL()+" weight=5\n")})
 	if out, errs, ok := reloadCLI(t, m); !ok || !strings.Contains(out, "generation 2") {
 		t.Fatalf("reload 2 (modgate reload): %q %q", out, errs)
 	}
+	second := genFetch(m.URL+p, "gen-joiner")
+	eventually(t, "the second request to join the flight", func() bool {
+		return genMetric(t, m, "modgate_singleflight_joins_total") == 1
+	})
 	// Generation 3: u2 leaves again.
 	m.writeConfig(t, options{extra: poolINI("upstream = " + u1.URL() + " weight=2\n")})
 	if code, _, body := adminPost(t, m, "/reload", ""); code != 200 || !strings.Contains(body, "generation 3") {
@@ -206,22 +232,29 @@ func TestGenerationsFlightOutlivesReloads(t *testing.T) {
 			t.Errorf("%s: access line %v; want status 200 from %s in 1 attempt", c.id, line, u1.URL())
 		}
 	}
-	code, h, body := get(t, m.URL+p)
-	if code != 200 || h.Get("X-Modgate-Cache") != "HIT" || string(body) != string(want.Zip) {
-		t.Errorf("after the flight: %d %s, %d bytes; want 200 HIT", code, h.Get("X-Modgate-Cache"), len(body))
+	// The abandoned flight fetched for the cache.
+	if b := waitCached(t, filepath.Join(m.CacheDir, pb)); string(b) != string(wantB.Info) {
+		t.Errorf("the abandoned .info cached: %q; want %q", b, wantB.Info)
 	}
-	if n := u1.Count(p); n != 1 {
-		t.Errorf("u1 was asked for the zip %d times; want 1 (one flight)", n)
+	for _, c := range []struct {
+		path string
+		body []byte
+	}{{p, want.Zip}, {pb, wantB.Info}} {
+		code, h, body := get(t, m.URL+c.path)
+		if code != 200 || h.Get("X-Modgate-Cache") != "HIT" || string(body) != string(c.body) {
+			t.Errorf("GET %s after the flights: %d %s, %d bytes; want 200 HIT", c.path, code, h.Get("X-Modgate-Cache"), len(body))
+		}
 	}
-	if n := u2.Total(); n != 0 {
-		t.Errorf("u2 got %d requests; want 0", n)
+	if u1.Count(p) != 1 || u2.Count(pb) != 1 || u1.Total() != 1 || u2.Total() != 1 {
+		t.Errorf("upstream requests: u1 %d (%d for %s), u2 %d (%d for %s); want one each",
+			u1.Total(), u1.Count(p), p, u2.Total(), u2.Count(pb), pb)
 	}
-	// The attempt began in generation 0 and ended in generation 3: its
+	// u1's attempt began in generation 0 and ended in generation 3: its
 	// outcome is on the upstream object generation 3 shows.
 	st := genUpstreams(t, m)
 	if len(st) != 1 || st[u1.URL()].Requests != 1 || st[u1.URL()].Answers != 1 ||
 		st[u1.URL()].Failures != 0 || st[u1.URL()].State != "closed" {
-		t.Errorf("upstreams after the flight: %+v; want u1 alone, 1 request, 1 answer", st)
+		t.Errorf("upstreams after the flights: %+v; want u1 alone, 1 request, 1 answer", st)
 	}
 	if w := st[u1.URL()].Pools; len(w) != 1 || w[0].Weight != 2 {
 		t.Errorf("u1's pools: %+v; want main, weight 2", w)
@@ -560,3 +593,4 @@ func TestGenerationsReloadStorm(t *testing.T) {
 	t.Logf("%d requests, %d reloads in %v, %d upstream requests (u1 %d, u2 %d, u3 %d)",
 		ok.Load(), reloads, stormTook, u1.Total()+u2.Total()+u3.Total(), u1.Total(), u2.Total(), u3.Total())
 }
+
