@@ -594,3 +594,32 @@ func TestGenerationsReloadStorm(t *testing.T) {
 		ok.Load(), reloads, stormTook, u1.Total()+u2.Total()+u3.Total(), u1.Total(), u2.Total(), u3.Total())
 }
 
+// 5. A flight's deadline for a first byte is its own generation's: a
+// reload that lengthens [timeouts] budget neither stretches the wait of a
+// flight already running nor rewrites what its 504 says it waited.
+func TestGenerationsOldFlightKeepsItsBudget(t *testing.T) {
+	u := newUpstream(t)
+	cfg := func(budget string) string {
+		return "[timeouts]\nbudget = " + budget + "\n" + poolINI("upstream = "+u.URL()+"\n")
+	}
+	m := startModgate(t, options{extra: cfg("700ms")})
+	p := "/example.com/fix/a/@v/v1.0.0.info"
+	u.SetFault(p, upstream.Fault{Mode: upstream.Blackhole})
+	start := time.Now()
+	res := genFetch(m.URL+p, "gen-budget")
+	eventually(t, "the request upstream", func() bool { return u.Count(p) == 1 })
+	m.writeConfig(t, options{extra: cfg("5s")})
+	genAccepted(t, "reload", hup(t, m), 1)
+	r := genWait(t, "the request", res)
+	took := time.Since(start)
+	want := "modgate: no answer for example.com/fix/a/@v/v1.0.0.info within 700 ms"
+	if r.code != 504 || !strings.HasPrefix(string(r.body), want) {
+		t.Errorf("got %d %q; want 504 %q", r.code, r.body, want)
+	}
+	if took < 700*time.Millisecond || took > 2*time.Second {
+		t.Errorf("answered after %v; want the old budget, 700 ms", took)
+	}
+	if !strings.Contains(m.Log(), " warn "+strings.TrimPrefix(want, "modgate: ")) {
+		t.Errorf("the log does not say %q", want)
+	}
+}
