@@ -616,10 +616,12 @@ func TestGenerationsOldFlightKeepsItsBudget(t *testing.T) {
 	if r.code != 504 || !strings.HasPrefix(string(r.body), want) {
 		t.Errorf("got %d %q; want 504 %q", r.code, r.body, want)
 	}
-	if took < 700*time.Millisecond || took > 2*time.Second {
+	// (libevent arms timers from the time its loop last looked: a
+	// few ms early.)
+	if took < 600*time.Millisecond || took > 2*time.Second {
 		t.Errorf("answered after %v; want the old budget, 700 ms", took)
 	}
-	if !strings.Contains(m.Log(), " warn "+strings.TrimPrefix(want, "modgate: ")) {
-		t.Errorf("the log does not say %q", want)
-	}
+	eventually(t, "the log line", func() bool {
+		return strings.Contains(m.Log(), " warn "+strings.TrimPrefix(want, "modgate: "))
+	})
 }
