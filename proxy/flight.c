@@ -127,8 +127,10 @@ static void on_budget(evutil_socket_t fd, short what, void *arg)
 	if (f->state != FLIGHT_WAITING)
 		return;
 	stop_transfers(f);
+	/* The budget the timer was armed with: the flight's generation's,
+	 * not the current one's (a reload may have changed it since). */
 	snprintf(msg, sizeof(msg), "modgate: no answer for %.300s within %d ms%s%.600s", f->rel,
-	         f->env->cfg->budget_ms, f->last_error[0] ? "; last error: " : "",
+	         f->set->cfg.budget_ms, f->last_error[0] ? "; last error: " : "",
 	         f->last_error[0] ? f->last_error + strlen("modgate: ") : "");
 	log_warn("%s", msg + strlen("modgate: "));
 	fail(f, 504, 0, msg);
