@@ -513,10 +513,11 @@ static const struct fetch_callbacks flight_fetch_cb = {
     .on_done = on_done,
 };
 
-/* The deadlines of one upstream attempt for f. */
+/* The deadlines of one upstream attempt for f: its generation's, like its
+ * pool and budget, whatever a reload has set since. */
 static struct fetch_opts attempt_opts(const struct flight *f)
 {
-	const struct config *cfg = f->env->cfg;
+	const struct config *cfg = &f->set->cfg;
 	struct fetch_opts o = {
 	    .connect_timeout_ms = cfg->connect_timeout_ms,
 	    .first_byte_timeout_ms = cfg->first_byte_timeout_ms,

@@ -625,3 +625,33 @@ func TestGenerationsOldFlightKeepsItsBudget(t *testing.T) {
 		return strings.Contains(m.Log(), " warn "+strings.TrimPrefix(want, "modgate: "))
 	})
 }
+
+// An old flight keeps its generation's deadlines too: with first_byte
+// 500ms and two blackholed upstreams, a reload to first_byte 5s while the
+// first attempt waits leaves the second attempt at 500 ms, so the request
+// fails after about 1 s, not 5.5 s.
+func TestGenerationsOldFlightKeepsItsDeadlines(t *testing.T) {
+	u1 := newUpstream(t)
+	u2 := newUpstream(t)
+	cfg := func(firstByte string) string {
+		return "[timeouts]\nfirst_byte = " + firstByte + "\nbudget = 20s\n[breaker]\nfailures = 10\n" +
+			poolINI("upstream = "+u1.URL()+"\nupstream = "+u2.URL()+"\n")
+	}
+	m := startModgate(t, options{extra: cfg("500ms")})
+	p := "/example.com/fix/a/@v/v1.0.0.info"
+	u1.SetFault(p, upstream.Fault{Mode: upstream.Blackhole})
+	u2.SetFault(p, upstream.Fault{Mode: upstream.Blackhole})
+	start := time.Now()
+	res := genFetch(m.URL+p, "gen-deadlines")
+	eventually(t, "the first attempt upstream", func() bool { return u1.Count(p)+u2.Count(p) == 1 })
+	m.writeConfig(t, options{extra: cfg("5s")})
+	genAccepted(t, "reload", hup(t, m), 1)
+	r := genWait(t, "the request", res)
+	took := time.Since(start)
+	if r.code == 200 || u1.Count(p)+u2.Count(p) != 2 {
+		t.Errorf("got %d %q after %d attempts; want a failure after both", r.code, r.body, u1.Count(p)+u2.Count(p))
+	}
+	if took > 3*time.Second {
+		t.Errorf("failed after %v: the second attempt waited the new first_byte (5 s), not its generation's 500 ms", took)
+	}
+}
