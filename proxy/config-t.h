@@ -24,13 +24,14 @@
 #define CONFIG_MAX_ROUTES 64
 #define CONFIG_POOL_NAME_MAX 33 /* [a-z0-9_-]{1,32} and the NUL */
 #define CONFIG_ROUTE_PATTERN_MAX 256
-#define CONFIG_MAX_CREDS 32        /* distinct credentials in one config */
-#define CONFIG_SECRET_MAX 1024     /* a token, or "user:password", and the NUL */
-#define CONFIG_CRED_SOURCE_MAX 256 /* a secret file's path, or a variable's name */
-#define CONFIG_MAX_DENY 64         /* [deny] lines */
-#define CONFIG_MAX_ALLOW 64        /* [allow] lines */
-#define CONFIG_VERSION_GLOB_MAX 64 /* the part after '@' of a [deny] pattern, and the NUL */
-#define CONFIG_REASON_MAX 200      /* a [deny] reason or an [allow] note, and the NUL */
+#define CONFIG_MAX_CREDS 32           /* distinct credentials in one config */
+#define CONFIG_SECRET_MAX 1024        /* a token, or "user:password", and the NUL */
+#define CONFIG_CRED_SOURCE_MAX 256    /* a secret file's path, or a variable's name */
+#define CONFIG_MAX_DENY 64            /* [deny] lines */
+#define CONFIG_MAX_ALLOW 64           /* [allow] lines */
+#define CONFIG_VERSION_GLOB_MAX 64    /* the part after '@' of a [deny] pattern, and the NUL */
+#define CONFIG_REASON_MAX 200         /* a [deny] reason or an [allow] note, and the NUL */
+#define CONFIG_TLS_FINGERPRINT_LEN 32 /* SHA-256 (TLS_FINGERPRINT_LEN in proxy/tls.h) */
 
 /* Built-in defaults; etc/modgate.ini documents the same numbers. */
 #define CONFIG_DEFAULT_LISTEN_HOST "127.0.0.1"
@@ -270,6 +271,16 @@ struct config {
 	/* [server] offline = on: answer from the cache alone and never ask an
 	 * upstream (or the checksum database); what is not cached is a 404. */
 	int offline;
+
+	/* [server] tls_cert and tls_key: absolute paths of the PEM certificate
+	 * chain and private key of the client listener, which then speaks TLS
+	 * only; both "" for plain HTTP. Each load reads the pair and checks that
+	 * the key belongs to the certificate; tls_fingerprint (all zero without
+	 * TLS) is a SHA-256 over the chain's certificates, so that a reload can
+	 * tell a renewed certificate from the same one at the same path. */
+	char tls_cert[CONFIG_PATH_MAX];
+	char tls_key[CONFIG_PATH_MAX];
+	unsigned char tls_fingerprint[CONFIG_TLS_FINGERPRINT_LEN];
 
 	/* [deny] and [allow], in file order; from the file alone, as pools are.
 	 * With n_allow > 0 only modules matching an allow rule are served. */

@@ -44,7 +44,10 @@
 #include "proxy/modpath.h"
 #include "proxy/netrc.h"
 #include "proxy/pathglob.h"
+#include "proxy/tls.h"
 #include "sumdb/note.h"
+
+_Static_assert(CONFIG_TLS_FINGERPRINT_LEN == TLS_FINGERPRINT_LEN, "one fingerprint size");
 
 #define CONFIG_MAX_LINE 8192              /* longest line of the INI file, bytes */
 #define CONFIG_FILE_MAX (1024 * 1024)     /* largest INI file read */
@@ -1269,6 +1272,7 @@ enum key_kind {
 	KEY_NETRC,    /* netrc + netrc_optional: a path, or "off" */
 	KEY_ONOFF,    /* int at off: on 1, off 0 */
 	KEY_TOKEN,    /* admin_token, from a file or variable: min is its config_cred_from */
+	KEY_TLSFILE,  /* char[] at off: an absolute path, "" when unset (a comment in the dump) */
 };
 
 struct config_key {
@@ -1293,6 +1297,8 @@ static const struct config_key keys[] = {
     {"server", "max_connections", KEY_INT, FIELD(max_connections), CONFIG_MAX_CONNECTIONS_MIN,
      CONFIG_MAX_CONNECTIONS_MAX},
     {"server", "offline", KEY_ONOFF, FIELD(offline), 0, 0},
+    {"server", "tls_cert", KEY_TLSFILE, FIELD(tls_cert), 0, 0},
+    {"server", "tls_key", KEY_TLSFILE, FIELD(tls_key), 0, 0},
     {"upstream", "proxy", KEY_GOPROXY, 0, 0, 0, 0},
     {"upstream", "noproxy", KEY_PATTERNS, FIELD(noproxy), 0, 0},
     {"upstream", "netrc", KEY_NETRC, 0, 0, 0, 0},
@@ -1549,6 +1555,13 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 		return 0;
 	case KEY_TOKEN:
 		return set_admin_token(c, k, v, err, errlen);
+	case KEY_TLSFILE:
+		/* Read once the whole file is, with its partner (check_tls). */
+		if (v[0] != '/') {
+			errbuf_set(err, errlen, "\"%s\": write an absolute path", v);
+			return -1;
+		}
+		return set_path((char *)c + k->off, k->size, v, err, errlen);
 	}
 	errbuf_set(err, errlen, "internal error: unknown key kind");
 	return -1;
@@ -1575,6 +1588,7 @@ static void put_value(const struct config *c, const struct config_key *k, FILE *
 		break;
 	case KEY_PATH:
 	case KEY_PATTERNS:
+	case KEY_TLSFILE:
 		fputs((const char *)c + k->off, out);
 		break;
 	case KEY_INT:
@@ -2548,6 +2562,39 @@ static void check_breaker(struct loader *ld)
 		loader_fail_at(ld, line, "[breaker] %s", msg);
 }
 
+/* [server] tls_cert and tls_key: both or neither, and a pair that loads,
+ * read now so that `modgate -t` and a reload see what the listener would.
+ * The paths may come from the config loaded over, not this file: read
+ * them anyway (certbot renews in place). */
+static void check_tls(struct loader *ld)
+{
+	struct config *c = ld->c;
+	int cert_line = ld->seen[find_key("server", "tls_cert") - keys];
+	int key_line = ld->seen[find_key("server", "tls_key") - keys];
+	enum tls_fault fault;
+	char why[CONFIG_PATH_MAX * 2 + 256];
+
+	memset(c->tls_fingerprint, 0, sizeof(c->tls_fingerprint));
+	if (!c->tls_cert[0] && !c->tls_key[0])
+		return;
+	if (!c->tls_key[0]) {
+		loader_fail_at(
+		    ld, cert_line,
+		    "[server] tls_cert: tls_key is not set (TLS needs both, or neither)");
+		return;
+	}
+	if (!c->tls_cert[0]) {
+		loader_fail_at(
+		    ld, key_line,
+		    "[server] tls_key: tls_cert is not set (TLS needs both, or neither)");
+		return;
+	}
+	if (tls_pair_check(c->tls_cert, c->tls_key, c->tls_fingerprint, &fault, why, sizeof(why)) <
+	    0)
+		loader_fail_at(ld, fault == TLS_FAULT_KEY ? key_line : cert_line, "[server] %s: %s",
+		               fault == TLS_FAULT_KEY ? "tls_key" : "tls_cert", why);
+}
+
 /* The checks that need the whole file; each error goes on the line it is
  * about, and the earliest line is reported. */
 static void loader_finish(struct loader *ld)
@@ -2606,6 +2653,8 @@ static void loader_finish(struct loader *ld)
 		    "[allow] has no patterns: it would refuse every module (write "
 		    "PATTERN = NOTE lines, or remove the section to serve every module)");
 	check_breaker(ld);
+	if (!ld->failed)
+		check_tls(ld);
 }
 
 /* inih found the error itself: describe the line from the text. */
@@ -2936,6 +2985,10 @@ void config_dump(const struct config *c, FILE *out)
 		if (keys[i].kind == KEY_TOKEN &&
 		    (!c->admin_token.source[0] ||
 		     c->admin_token.from != (enum config_cred_from)keys[i].min)) {
+			fprintf(out, ";%s =\n", keys[i].name);
+			continue;
+		}
+		if (keys[i].kind == KEY_TLSFILE && !*((const char *)c + keys[i].off)) {
 			fprintf(out, ";%s =\n", keys[i].name);
 			continue;
 		}

@@ -85,7 +85,12 @@ int config_is_nosumdb(const struct config *c, const char *module_path);
  * file group or others may read is logged as a warning); URLs with
  * user[:password]@ and inline secrets (token=...) are refused. Once the file
  * is read, every upstream without a credential takes the netrc entry of its
- * host[:port] (see netrc.h) from c->netrc, if any. */
+ * host[:port] (see netrc.h) from c->netrc, if any.
+ *
+ * TLS: [server] tls_cert and tls_key are absolute paths, both or neither.
+ * Once the rest of the file is good, the pair is read and checked
+ * (tls_pair_check: the key belongs to the certificate, OpenSSL accepts it)
+ * and tls_fingerprint set; a failure names the line of the file at fault. */
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen);
 
 /* As config_load_file, from the NUL-terminated text; name stands for the

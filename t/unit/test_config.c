@@ -23,6 +23,7 @@
 
 #include "breaker/breaker.h"
 #include "proxy/config.h"
+#include "tlsgen.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -116,6 +117,9 @@ static void assert_same_config(const struct config *a, const struct config *b)
 	}
 	assert_string_equal(a->go_binary, b->go_binary);
 	assert_int_equal(a->offline, b->offline);
+	assert_string_equal(a->tls_cert, b->tls_cert);
+	assert_string_equal(a->tls_key, b->tls_key);
+	assert_memory_equal(a->tls_fingerprint, b->tls_fingerprint, sizeof(a->tls_fingerprint));
 	assert_same_rules(a->deny, a->n_deny, b->deny, b->n_deny);
 	assert_same_rules(a->allow, a->n_allow, b->allow, b->n_allow);
 }
@@ -863,8 +867,7 @@ static const struct ini_error_case ini_error_tests[] = {
     {"[server]\n  [bogus]\n", 2, "unknown section [bogus]"},
     {"[server]\nbogus = 1\n", 2,
      "unknown key 'bogus' in [server] (known: listen, cache, workers, stop_timeout, "
-     "max_connections, "
-     "offline)"},
+     "max_connections, offline, tls_cert, tls_key)"},
     {"[upstream]\nlisten = :80\n", 2,
      "unknown key 'listen' in [upstream] (known: proxy, noproxy, netrc)"},
     {"[cache]\nttl = 1s\n", 2, "unknown key 'ttl' in [cache] (known: list_ttl, negative_ttl)"},
@@ -1147,6 +1150,8 @@ static void test_dump_defaults(void **state)
 	                    "stop_timeout = 30s\n"
 	                    "max_connections = 4096\n"
 	                    "offline = off\n"
+	                    ";tls_cert =\n"
+	                    ";tls_key =\n"
 	                    "\n"
 	                    "[upstream]\n"
 	                    "proxy = https://proxy.golang.org,direct\n"
@@ -2703,6 +2708,100 @@ static void test_admin_token(void **state)
 
 /* ---- offline, [deny], [allow] ------------------------------------------------ */
 
+/* Loads text, which must fail with want in the message and leave c as
+ * it was. */
+static void assert_load_refused(struct config *c, const char *text, const char *want)
+{
+	struct config before = *c;
+	char err[2048];
+
+	assert_int_equal(config_load_string(c, text, "t.ini", err, sizeof(err)), -1);
+	if (!strstr(err, want))
+		fail_msg("\"%s\" not in \"%s\"", want, err);
+	assert_memory_equal(c, &before, sizeof(*c));
+}
+
+/* [server] tls_cert and tls_key: both or neither, absolute, a pair that
+ * loads; the fingerprint follows the certificate, not the path. */
+static void test_tls_keys(void **state)
+{
+	static const unsigned char zero[CONFIG_TLS_FINGERPRINT_LEN];
+	unsigned char fp[CONFIG_TLS_FINGERPRINT_LEN];
+	char crt[256], key[256], okey[256], text[2048], want[1024], err[1024], *out;
+	struct config c;
+
+	(void)state;
+	snprintf(crt, sizeof(crt), "%s/tls.crt", cred_dir);
+	snprintf(key, sizeof(key), "%s/tls.key", cred_dir);
+	snprintf(okey, sizeof(okey), "%s/other.key", cred_dir);
+	tlsgen_pair(crt, key, 1, 0);
+	snprintf(text, sizeof(text), "%s/other.crt", cred_dir);
+	tlsgen_pair(text, okey, 2, 0);
+
+	config_init_defaults(&c);
+	assert_string_equal(c.tls_cert, "");
+	assert_memory_equal(c.tls_fingerprint, zero, sizeof(zero));
+	snprintf(text, sizeof(text), "[server]\ntls_cert = %s\ntls_key = %s\n", crt, key);
+	if (config_load_string(&c, text, "t.ini", err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(c.tls_cert, crt);
+	assert_string_equal(c.tls_key, key);
+	assert_memory_not_equal(c.tls_fingerprint, zero, sizeof(zero));
+	memcpy(fp, c.tls_fingerprint, sizeof(fp));
+	out = dump_to_string(&c);
+	snprintf(want, sizeof(want), "\noffline = off\ntls_cert = %s\ntls_key = %s\n", crt, key);
+	if (!strstr(out, want))
+		fail_msg("\"%s\" not in the dump:\n%s", want, out);
+	free(out);
+	roundtrip(&c);
+
+	/* Loaded again: the same fingerprint. Renewed in place: another. */
+	config_init_defaults(&c);
+	assert_int_equal(config_load_string(&c, text, "t.ini", err, sizeof(err)), 0);
+	assert_memory_equal(c.tls_fingerprint, fp, sizeof(fp));
+	tlsgen_pair(crt, key, 3, 0);
+	config_init_defaults(&c);
+	assert_int_equal(config_load_string(&c, text, "t.ini", err, sizeof(err)), 0);
+	assert_memory_not_equal(c.tls_fingerprint, fp, sizeof(fp));
+
+	/* Refusals, each on the line at fault, none changing c. */
+	config_init_defaults(&c);
+	snprintf(text, sizeof(text), "[server]\ntls_cert = %s\n", crt);
+	assert_load_refused(
+	    &c, text,
+	    "t.ini:2: [server] tls_cert: tls_key is not set (TLS needs both, or neither)");
+	snprintf(text, sizeof(text), "[server]\noffline = off\ntls_key = %s\n", key);
+	assert_load_refused(
+	    &c, text,
+	    "t.ini:3: [server] tls_key: tls_cert is not set (TLS needs both, or neither)");
+	snprintf(text, sizeof(text), "[server]\ntls_cert = tls.crt\ntls_key = %s\n", key);
+	assert_load_refused(&c, text,
+	                    "t.ini:2: [server] tls_cert: \"tls.crt\": write an absolute path");
+	snprintf(text, sizeof(text), "[server]\ntls_cert = %s\ntls_key = ./tls.key\n", crt);
+	assert_load_refused(&c, text,
+	                    "t.ini:3: [server] tls_key: \"./tls.key\": write an absolute path");
+	snprintf(text, sizeof(text), "[server]\ntls_cert = %s\ntls_key = %s\n", crt, okey);
+	snprintf(want, sizeof(want),
+	         "t.ini:3: [server] tls_key: %s: the private key does not belong to the "
+	         "certificate in %s (OpenSSL: key values mismatch)",
+	         okey, crt);
+	assert_load_refused(&c, text, want);
+	snprintf(text, sizeof(text), "[server]\ntls_key = %s\ntls_cert = %s/none.crt\n", key,
+	         cred_dir);
+	snprintf(want, sizeof(want),
+	         "t.ini:3: [server] tls_cert: %s/none.crt: cannot read the certificate: No such "
+	         "file or directory",
+	         cred_dir);
+	assert_load_refused(&c, text, want);
+	snprintf(text, sizeof(text), "[server]\ntls_cert = %s\ntls_key = %s\ntls_cert = %s\n", crt,
+	         key, crt);
+	assert_load_refused(&c, text, "t.ini:4: duplicate key 'tls_cert' in [server]");
+	/* The file is read only once the rest of the file is good. */
+	snprintf(text, sizeof(text), "[server]\ntls_cert = %s\ntls_key = %s\nworkers = 0\n", crt,
+	         okey);
+	assert_load_refused(&c, text, "t.ini:4: [server] workers:");
+}
+
 static void test_offline_key(void **state)
 {
 	struct config c;
@@ -2807,7 +2906,7 @@ static const struct ini_error_case policy_error_tests[] = {
     {"[server]\noffline = on\noffline = off\n", 3, "duplicate key 'offline'"},
     {"[server]\nofline = on\n", 2,
      "unknown key 'ofline' in [server] (known: listen, cache, "
-     "workers, stop_timeout, max_connections, offline)"},
+     "workers, stop_timeout, max_connections, offline, tls_cert, tls_key)"},
 };
 
 static void test_policy_errors(void **state)
@@ -2892,6 +2991,7 @@ int main(void)
 	    cmocka_unit_test(test_cred_dump),
 	    cmocka_unit_test(test_admin_token),
 	    cmocka_unit_test(test_offline_key),
+	    cmocka_unit_test(test_tls_keys),
 	    cmocka_unit_test(test_policy_sections),
 	    cmocka_unit_test(test_policy_errors),
 	    cmocka_unit_test(test_policy_limits),
