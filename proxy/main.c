@@ -223,8 +223,9 @@ static int serve(const struct config *cfg, struct cli *cli)
 			                              sizeof(auth)));
 		}
 	}
-	log_info("modgate %s listening on http://%s:%d cache %s", MODGATE_VERSION, cfg->listen_host,
-	         server_port(srv), cfg->cache_dir);
+	log_info("modgate %s listening on %s://%s:%d cache %s", MODGATE_VERSION,
+	         cfg->tls_cert[0] ? "https" : "http", cfg->listen_host, server_port(srv),
+	         cfg->cache_dir);
 	if (server_admin_port(srv))
 		log_info("admin endpoint on http://%s:%d/upstreams", cfg->admin_host,
 		         server_admin_port(srv));

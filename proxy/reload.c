@@ -72,6 +72,11 @@ int reload_restart_needed(const struct config *cur, const struct config *next, c
 		add(&l, "[server] cache %.300s -> %.300s", cur->cache_dir, next->cache_dir);
 	if (cur->workers != next->workers)
 		add(&l, "[server] workers %d -> %d", cur->workers, next->workers);
+	/* On or off changes what the listener speaks; new files for a listener
+	 * that stays on TLS are a rotation, which a reload does. */
+	if (!cur->tls_cert[0] != !next->tls_cert[0])
+		add(&l, "[server] tls %s -> %s", cur->tls_cert[0] ? "on" : "off",
+		    next->tls_cert[0] ? "on" : "off");
 	if (strcmp(cur->sumdb_name, next->sumdb_name) != 0 ||
 	    strcmp(cur->sumdb_key, next->sumdb_key) != 0 ||
 	    strcmp(cur->sumdb_url, next->sumdb_url) != 0)
@@ -217,6 +222,9 @@ int reload_changes(const struct config *cur, const struct config *next, char *bu
 		    next->max_connections);
 	if (cur->stop_timeout_ms != next->stop_timeout_ms)
 		add(&l, "[server] stop_timeout");
+	/* The certificates themselves: the same paths may hold a renewal. */
+	if (memcmp(cur->tls_fingerprint, next->tls_fingerprint, sizeof(cur->tls_fingerprint)) != 0)
+		add(&l, "[server] tls");
 	/* The secret compared too: rotating the file's content is a change. */
 	if (memcmp(&cur->admin_token, &next->admin_token, sizeof(cur->admin_token)) != 0)
 		add(&l, "[admin] token");

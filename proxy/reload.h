@@ -5,9 +5,10 @@
  * A reload applies everything that lives in the pool set or is read per
  * request: pools, routes, upstreams and their weights, backup, on_open,
  * hedge and retry budget, credentials, breaker settings, timeouts, TTLs,
- * nosumdb, noproxy, log settings, max_connections, stop_timeout. What was
- * bound or opened once at start needs a restart: the listen and admin
- * addresses, the cache directory, the worker threads and the checksum
+ * nosumdb, noproxy, log settings, max_connections, stop_timeout, and the
+ * TLS certificate and key (read again at every reload). What was bound or
+ * opened once at start needs a restart: the listen and admin addresses,
+ * TLS on or off, the cache directory, the worker threads and the checksum
  * database (its name, key and URL: the verifier's kept tree head belongs
  * to it). A reload that changes one of those is refused as a whole: a
  * partial one would leave the file saying something the process does not

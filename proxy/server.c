@@ -32,6 +32,7 @@
 #include "proxy/pool.h"
 #include "proxy/reload.h"
 #include "proxy/strmap.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 #include "proxy/statuspage.h"
 #include "proxy/verify.h"
@@ -68,6 +69,7 @@ struct server {
 	evhtp_t *htp;
 	int port;
 	struct conn_set clients;
+	struct tls_listener *tls; /* NULL: the client listener speaks plain HTTP */
 	struct flight_env env;
 	struct admin *admin;      /* NULL when [admin] listen = off */
 	struct event *root_check; /* each second: has `modgate restore` swapped the cache? */
@@ -1388,29 +1390,33 @@ static int refuse(struct server *s, char *msg, size_t len, const char *why)
 
 /* Applies next (a complete, checked config) unless it changes what needs a
  * restart. Everything that can fail is done before the swap. */
-static int apply(struct server *s, const struct config *next, char *msg, size_t len)
+static int apply(struct server *s, struct config *next, char *msg, size_t len)
 {
 	const struct config *cur = s->env.cfg;
 	struct pool_set *set, *old;
-	char err[1024], what[1200];
+	char err[CONFIG_PATH_MAX * 2 + 512], what[1200];
 
 	if (reload_restart_needed(cur, next, what, sizeof(what)) > 0) {
 		snprintf(err, sizeof(err), "needs a restart: %.900s", what);
 		return refuse(s, msg, len, err);
 	}
+	/* Every reload reads the pair again, changed paths or not: certbot
+	 * renews in place. The fingerprint of what will be served replaces
+	 * the one the load computed, should the files have changed since. */
+	if (s->tls && tls_listener_prepare(s->tls, next->tls_cert, next->tls_key,
+	                                   next->tls_fingerprint, err, sizeof(err)) < 0)
+		return refuse(s, msg, len, err);
 	set = pool_set_new(next, s->env.pools, (uint64_t)time(NULL) ^ s->generation, err,
 	                   sizeof(err));
 	if (!set)
-		return refuse(s, msg, len, err);
-	if (start_direct(s, next, err, sizeof(err)) < 0) {
-		pool_set_unref(set);
-		return refuse(s, msg, len, err);
-	}
+		goto refused;
+	if (start_direct(s, next, err, sizeof(err)) < 0)
+		goto refused_set;
 	if ((next->log_json != cur->log_json || strcmp(next->log_output, cur->log_output) != 0) &&
-	    log_configure(next->log_output, next->log_json, err, sizeof(err)) < 0) {
-		pool_set_unref(set);
-		return refuse(s, msg, len, err);
-	}
+	    log_configure(next->log_output, next->log_json, err, sizeof(err)) < 0)
+		goto refused_set;
+	if (s->tls)
+		tls_listener_commit(s->tls);
 	reload_changes(cur, next, what, sizeof(what));
 	/* The swap: from the next event on, requests route through set. The
 	 * old generation lives on while a flight or request holds it. */
@@ -1428,6 +1434,12 @@ static int apply(struct server *s, const struct config *next, char *msg, size_t 
 	reload_event(s, 1, what);
 	snprintf(msg, len, "reload accepted (generation %u): changed %s", s->generation, what);
 	return 0;
+refused_set:
+	pool_set_unref(set);
+refused:
+	if (s->tls)
+		tls_listener_abort(s->tls);
+	return refuse(s, msg, len, err);
 }
 
 int server_reload(struct server *s, char *msg, size_t len)
@@ -1568,6 +1580,11 @@ struct server *server_new(struct event_base *base, const struct config *cfg, cha
 	evhtp_set_timeouts(s->htp, &read_to, &write_to);
 	/* Clients send GET and HEAD: a body is never needed. */
 	evhtp_set_max_body_size(s->htp, 64 * 1024);
+	if (cfg->tls_cert[0]) {
+		s->tls = tls_listener_new(s->htp, cfg->tls_cert, cfg->tls_key, err, errlen);
+		if (!s->tls)
+			goto fail;
+	}
 	if (conn_listener_bind(s->htp, cfg->listen_host, cfg->listen_port, err, errlen) < 0)
 		goto fail;
 	s->port = conn_listener_port(s->htp);
@@ -1611,6 +1628,8 @@ void server_free(struct server *s)
 			evhtp_unbind_socket(s->htp);
 		evhtp_free(s->htp);
 	}
+	/* After evhtp_free, which frees the context and used the settings. */
+	tls_listener_free(s->tls);
 	if (s->env.flights)
 		flight_cancel_all(&s->env);
 	verify_close(s->env.verify);

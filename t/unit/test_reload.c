@@ -167,6 +167,39 @@ static void test_policy_and_offline(void **state)
 	assert_string_equal(buf, "nothing");
 }
 
+/* TLS on or off needs a restart; a new certificate, at the same paths or
+ * others, is a reload, named only when the certificate itself changed. */
+static void test_tls(void **state)
+{
+	char buf[512];
+
+	(void)state;
+	load(&a, BASE);
+	b = a;
+	snprintf(b.tls_cert, sizeof(b.tls_cert), "/etc/modgate/tls.crt");
+	snprintf(b.tls_key, sizeof(b.tls_key), "/etc/modgate/tls.key");
+	b.tls_fingerprint[0] = 1;
+	assert_int_equal(reload_restart_needed(&a, &b, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "[server] tls off -> on");
+	assert_int_equal(reload_restart_needed(&b, &a, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "[server] tls on -> off");
+
+	a = b;
+	assert_int_equal(reload_restart_needed(&a, &b, buf, sizeof(buf)), 0);
+	assert_int_equal(reload_changes(&a, &b, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "nothing");
+	/* Renewed in place. */
+	b.tls_fingerprint[31] = 7;
+	assert_int_equal(reload_restart_needed(&a, &b, buf, sizeof(buf)), 0);
+	assert_int_equal(reload_changes(&a, &b, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "[server] tls");
+	/* Other paths, the same certificate: nothing served changes. */
+	b = a;
+	snprintf(b.tls_cert, sizeof(b.tls_cert), "/etc/letsencrypt/live/x/fullchain.pem");
+	assert_int_equal(reload_restart_needed(&a, &b, buf, sizeof(buf)), 0);
+	assert_int_equal(reload_changes(&a, &b, buf, sizeof(buf)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +208,7 @@ int main(void)
 	    cmocka_unit_test(test_reloadable_changes),
 	    cmocka_unit_test(test_chain_and_credentials),
 	    cmocka_unit_test(test_policy_and_offline),
+	    cmocka_unit_test(test_tls),
 	};
 
 	return cmocka_run_group_tests_name("reload", tests, NULL, NULL);
