@@ -26,6 +26,7 @@ import (
 type modgate struct {
 	t        *testing.T
 	URL      string // http://127.0.0.1:PORT
+	TLS      string // https://127.0.0.1:PORT: the same port, when [server] has tls_cert
 	Admin    string // 127.0.0.1:PORT of the admin endpoint
 	CacheDir string
 	cmd      *exec.Cmd
@@ -105,6 +106,7 @@ func launchModgate(t *testing.T, o options, dir, cache string) (*modgate, error)
 	adminPort := freePort(t)
 	conf := filepath.Join(dir, "modgate.ini")
 	m := &modgate{t: t, URL: fmt.Sprintf("http://127.0.0.1:%d", port), CacheDir: cache,
+		TLS:    fmt.Sprintf("https://127.0.0.1:%d", port),
 		Admin:  fmt.Sprintf("127.0.0.1:%d", adminPort),
 		conf:   conf,
 		server: fmt.Sprintf("[server]\nlisten = 127.0.0.1:%d\ncache = %s\n", port, cache),
@@ -280,11 +282,17 @@ var client = &http.Client{Timeout: 30 * time.Second}
 
 func do(t *testing.T, method, url string) (int, http.Header, []byte) {
 	t.Helper()
+	return doWith(t, client, method, url)
+}
+
+// doWith is do with another client (one that trusts a test CA, say).
+func doWith(t *testing.T, c *http.Client, method, url string) (int, http.Header, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
