@@ -201,8 +201,10 @@ static void reply_text(evhtp_request_t *req, int status, const char *cache_state
 	evhtp_send_reply(req, status);
 }
 
-/* Queues len bytes of fd from off on the socket, without copying them
- * (sendfile). fd stays the caller's. 0 or -1. */
+/* Queues len bytes of fd from off on the socket, without copying them:
+ * sendfile on a plain connection; over TLS, where the kernel cannot
+ * encrypt, libevent maps the segment and OpenSSL reads it from there. fd
+ * stays the caller's. 0 or -1. */
 static int queue_file(struct evbuffer *out, int fd, off_t off, off_t len)
 {
 	struct evbuffer_file_segment *seg;
