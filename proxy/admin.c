@@ -310,9 +310,22 @@ static int may_change(struct admin *a, evhtp_request_t *req, const char *path)
 {
 	const struct config_cred *tok = &a->pools->cfg.admin_token;
 	const char *auth = evhtp_header_find(req->headers_in, "Authorization");
+	const char *origin = evhtp_header_find(req->headers_in, "Origin");
+	const char *site = evhtp_header_find(req->headers_in, "Sec-Fetch-Site");
 	size_t n = strlen(tok->secret);
 	char peer[INET6_ADDRSTRLEN];
 
+	/* No browser controls modgate: a web page (or a DNS-rebinding one)
+	 * open on this host could POST here without a preflight and pass the
+	 * loopback rule. Browsers send Origin with every POST, and
+	 * Sec-Fetch-Site; curl and modgate's own commands send neither. */
+	if (origin || (site && strcmp(site, "none") != 0)) {
+		a->denied++;
+		log_warn("admin: refused POST %s from %s: sent by a browser (Origin %.200s)", path,
+		         peer_text(req, peer, sizeof(peer)), origin ? origin : "none");
+		reply_line(req, 403, "modgate admin: changes are not taken from a browser");
+		return 0;
+	}
 	if (!tok->source[0]) {
 		if (from_loopback(req))
 			return 1;

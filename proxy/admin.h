@@ -18,8 +18,9 @@
  * GETs are open to whoever reaches the listener (they hold no secret).
  * POSTs need "Authorization: Bearer TOKEN" when [admin] token_file or
  * token_env is set (401 otherwise), and without a token are taken from
- * loopback clients only (403 otherwise). The token is the current pool
- * set's, so a reload rotates it.
+ * loopback clients only (403 otherwise). A POST a browser sent (Origin,
+ * or Sec-Fetch-Site other than none) is refused either way (403). The
+ * token is the current pool set's, so a reload rotates it.
  *
  * NAME is an upstream's URL as shown (without credentials) or any part of
  * it that matches exactly one upstream, such as its host.

@@ -2566,6 +2566,14 @@ static void check_breaker(struct loader *ld)
  * read now so that `modgate -t` and a reload see what the listener would.
  * The paths may come from the config loaded over, not this file: read
  * them anyway (certbot renews in place). */
+/* Off for the commands that never serve (config_read_tls_pair). */
+static int read_tls_pair = 1;
+
+void config_read_tls_pair(int on)
+{
+	read_tls_pair = on;
+}
+
 static void check_tls(struct loader *ld)
 {
 	struct config *c = ld->c;
@@ -2589,8 +2597,8 @@ static void check_tls(struct loader *ld)
 		    "[server] tls_key: tls_cert is not set (TLS needs both, or neither)");
 		return;
 	}
-	if (tls_pair_check(c->tls_cert, c->tls_key, c->tls_fingerprint, &fault, why, sizeof(why)) <
-	    0)
+	if (read_tls_pair && tls_pair_check(c->tls_cert, c->tls_key, c->tls_fingerprint, &fault,
+	                                    why, sizeof(why)) < 0)
 		loader_fail_at(ld, fault == TLS_FAULT_KEY ? key_line : cert_line, "[server] %s: %s",
 		               fault == TLS_FAULT_KEY ? "tls_key" : "tls_cert", why);
 }

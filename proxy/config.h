@@ -98,6 +98,13 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 int config_load_string(struct config *c, const char *text, const char *name, char *err,
                        size_t errlen);
 
+/* Whether the loaders read and check the TLS pair ([server] tls_cert and
+ * tls_key; on by default). The commands that never serve turn it off: the
+ * key is often readable by the service's user alone, and `modgate upstream
+ * status` must not need it. Both-or-neither and the paths are checked
+ * either way. Main thread, before loading. */
+void config_read_tls_pair(int on);
+
 /* Parses a listen address: "127.0.0.1:8080", "[::1]:8080", "localhost:80",
  * or ":8080" (every local address: *host = ""). The host is copied without
  * brackets into host (hostlen bytes), the port (1..65535) into *port. Also

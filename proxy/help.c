@@ -101,7 +101,9 @@ static const struct page {
              "\n"
              "  -c, --config FILE      read [server] listen from this file\n"
              "      --server URL       the modgate to fetch through (default: http://\n"
-             "                         [server] listen)\n"
+             "                         [server] listen; https:// with tls_cert, checked\n"
+             "                         against the system's CAs or $SSL_CERT_FILE, so\n"
+             "                         give the name the certificate is for)\n"
              "      --parallel N       fetches at once, 1 to 64 (default 8)\n"
              "\n"
              "Exit 0 when everything was fetched or cached, 1 on any failure, 2 usage.\n"},

@@ -369,6 +369,9 @@ int main(int argc, char **argv)
 	 * the running modgate is about to refuse. */
 	if (strcmp(command, "reload") == 0 && admin)
 		return ctl_reload(admin, getenv("MODGATE_ADMIN_TOKEN"));
+	/* Only serve and -t use the TLS key (a running server's reload reads it
+	 * in its own process). */
+	config_read_tls_pair(check_only || strcmp(command, "serve") == 0);
 	if (load_config(&cli, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "modgate: %s\n", err);
 		if (strcmp(command, "reload") == 0)
@@ -412,7 +415,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		snprintf(url, sizeof(url),
-		         strchr(cfg.listen_host, ':') ? "http://[%s]:%d" : "http://%s:%d",
+		         strchr(cfg.listen_host, ':') ? "%s://[%s]:%d" : "%s://%s:%d",
+		         cfg.tls_cert[0] ? "https" : "http",
 		         cfg.listen_host[0] ? cfg.listen_host : "127.0.0.1", cfg.listen_port);
 		return warm_run(server ? server : url, parallel, argc - optind, argv + optind);
 	}

@@ -15,6 +15,7 @@
 
 #include "proxy/config.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,9 @@ void pool_set_unref(struct pool_set *s)
 		return;
 	for (i = 0; i < s->n_ups; i++)
 		upstream_unref(s->ups[i]);
+	/* No secret left in freed memory. */
+	OPENSSL_cleanse(s->cfg.creds, sizeof(s->cfg.creds));
+	OPENSSL_cleanse(&s->cfg.admin_token, sizeof(s->cfg.admin_token));
 	free(s);
 }
 

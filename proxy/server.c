@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1467,6 +1468,7 @@ int server_reload(struct server *s, char *msg, size_t len)
 		rc = refuse(s, msg, len, err);
 	else
 		rc = apply(s, next, msg, len);
+	OPENSSL_cleanse(next, sizeof(*next)); /* its secrets were copied, or refused */
 	free(next);
 	return rc;
 }

@@ -112,6 +112,10 @@ static void start(CURLM *multi, struct job *j)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
+	/* A modgate with a private CA: the go command's variable, which
+	 * libcurl does not read itself. */
+	if (getenv("SSL_CERT_FILE") && *getenv("SSL_CERT_FILE"))
+		curl_easy_setopt(e, CURLOPT_CAINFO, getenv("SSL_CERT_FILE"));
 	/* modgate's own deadlines bound a fetch; this bounds a stuck modgate. */
 	curl_easy_setopt(e, CURLOPT_TIMEOUT, 600L);
 	curl_multi_add_handle(multi, e);

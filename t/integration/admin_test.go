@@ -164,11 +164,14 @@ func TestStatusHidesCredentials(t *testing.T) {
 
 // adminPost sends POST path to m's admin endpoint with the Authorization
 // header auth ("" for none) and returns the status, headers and body.
-func adminPost(t *testing.T, m *modgate, path, auth string) (int, http.Header, string) {
+func adminPost(t *testing.T, m *modgate, path, auth string, header ...string) (int, http.Header, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", "http://"+m.Admin+path, nil)
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -262,5 +265,46 @@ func TestAdminToken(t *testing.T) {
 	assertNoSecret(t, m, nil, tok1, tok2)
 	if _, _, page := get(t, "http://"+m.Admin+"/"); strings.Contains(string(page), tok2) {
 		t.Error("the status page shows the token")
+	}
+}
+
+// A browser never controls modgate, even from this host and with the
+// token: a page (or a DNS-rebinding one) could otherwise POST here without
+// a preflight. curl-like clients, without Origin, still may.
+func TestAdminRefusesBrowsers(t *testing.T) {
+	u := newUpstream(t)
+	tok := secret(t, "adm-")
+	file := writeSecret(t, "admin.token", tok+"\n", 0o600)
+	for _, withToken := range []bool{false, true} {
+		o := options{proxy: u.URL()}
+		auth := ""
+		if withToken {
+			o.extra = "[admin]\ntoken_file = " + file + "\n"
+			auth = "Bearer " + tok
+		}
+		m := startModgate(t, o)
+		drain := "/upstreams/drain?name=" + strings.TrimPrefix(u.URL(), "http://")
+		for _, h := range [][]string{
+			{"Origin", "https://evil.example"},
+			{"Origin", "http://" + m.Admin},
+			{"Sec-Fetch-Site", "cross-site"},
+			{"Sec-Fetch-Site", "same-origin"},
+		} {
+			if code, _, body := adminPost(t, m, drain, auth, h...); code != 403 || !strings.Contains(body, "not taken from a browser") {
+				t.Errorf("token %v, %s: %s: %d %q", withToken, h[0], h[1], code, body)
+			}
+		}
+		if code, _, body := adminPost(t, m, "/reload", auth, "Origin", "null"); code != 403 {
+			t.Errorf("token %v, POST /reload from a browser: %d %q", withToken, code, body)
+		}
+		if status(t, m)[u.URL()].Drained || reloadEvents(m) != 0 {
+			t.Fatalf("token %v: a refused browser POST changed something", withToken)
+		}
+		if !strings.Contains(metricsText(t, m), "\nmodgate_admin_denied_total 5\n") {
+			t.Errorf("token %v: modgate_admin_denied_total is not 5", withToken)
+		}
+		if code, _, body := adminPost(t, m, drain, auth, "Sec-Fetch-Site", "none"); code != 200 {
+			t.Errorf("token %v, no Origin, Sec-Fetch-Site none: %d %q", withToken, code, body)
+		}
 	}
 }

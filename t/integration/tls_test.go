@@ -433,3 +433,42 @@ func TestTLSConfigErrors(t *testing.T) {
 		t.Errorf("serve with a mismatched key kept running")
 	}
 }
+
+// Only serve and -t read the key: the other commands run as operators
+// who often cannot read it (here: it is gone), and `modgate warm` goes
+// through https when TLS is on, trusting $SSL_CERT_FILE.
+func TestTLSKeyOnlyForServing(t *testing.T) {
+	u := newUpstream(t)
+	m, ca, _, _ := tlsModgate(t, options{proxy: u.URL()})
+	conf, err := os.ReadFile(m.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(conf), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "tls_key = ") {
+			lines[i] = "tls_key = " + filepath.Join(t.TempDir(), "unreadable.pem")
+		}
+	}
+	other := filepath.Join(t.TempDir(), "operator.ini")
+	if err := os.WriteFile(other, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runModgate(t, "upstream", "status", "-c", other); err != nil || !strings.Contains(out, u.URL()) {
+		t.Errorf("modgate upstream status with the key out of reach: %v\n%s", err, out)
+	}
+	if out, err := runModgate(t, "-t", "-c", other); err == nil || !strings.Contains(out, "unreadable.pem") {
+		t.Errorf("modgate -t with the key out of reach: %v\n%s", err, out)
+	}
+
+	gosum := filepath.Join(t.TempDir(), "go.sum")
+	mv := fixtureModule(t, u, "example.com/fix/a", "v1.0.0")
+	if err := os.WriteFile(gosum, []byte("example.com/fix/a v1.0.0 "+mv.Sum+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary(t), "warm", "-c", other, gosum)
+	cmd.Env = append(cleanEnv(), "SSL_CERT_FILE="+ca.File)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "1 fetched") {
+		t.Errorf("modgate warm over https: %v\n%s", err, out)
+	}
+}
