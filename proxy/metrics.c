@@ -52,11 +52,12 @@ static enum metrics_kind kind_of(const char *path)
 /* The upper bounds of the request duration buckets, in ms: a cache hit
  * lands in the first ones, an upstream fetch in the middle, a deadline or a
  * big zip at the end. */
-static const int duration_le_ms[METRICS_DURATION_BUCKETS - 1] = {
-    1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000};
+static const int64_t duration_le_us[METRICS_DURATION_BUCKETS - 1] = {
+    1000,   5000,    10000,   25000,   50000,    100000,   250000,
+    500000, 1000000, 2500000, 5000000, 10000000, 30000000, 60000000};
 
 void metrics_request(struct metrics *m, const char *path, int status, const char *cache_state,
-                     uint64_t bytes, int64_t ms)
+                     uint64_t bytes, int64_t us)
 {
 	int c, i, b, kind = kind_of(path);
 
@@ -64,12 +65,12 @@ void metrics_request(struct metrics *m, const char *path, int status, const char
 	for (c = 0; c < METRICS_CODES - 1 && codes[c] != status; c++)
 		;
 	m->requests[kind][c]++;
-	if (ms < 0)
-		ms = 0;
-	for (b = 0; b < METRICS_DURATION_BUCKETS - 1 && ms > duration_le_ms[b]; b++)
+	if (us < 0)
+		us = 0;
+	for (b = 0; b < METRICS_DURATION_BUCKETS - 1 && us > duration_le_us[b]; b++)
 		;
 	m->duration[kind][b]++;
-	m->duration_ms_sum[kind] += (uint64_t)ms;
+	m->duration_us_sum[kind] += (uint64_t)us;
 	m->bytes_served += bytes;
 	if (!cache_state)
 		return;
@@ -122,16 +123,16 @@ void metrics_write(const struct metrics *m, struct pool_set *ps, uint64_t joins,
 			    out,
 			    "modgate_request_duration_seconds_bucket{kind=\"%s\",le=\"%g\"} "
 			    "%llu\n",
-			    kind_names[k], duration_le_ms[b] / 1000.0, (unsigned long long)cum);
+			    kind_names[k], duration_le_us[b] / 1e6, (unsigned long long)cum);
 		}
 		cum += m->duration[k][METRICS_DURATION_BUCKETS - 1];
 		evbuffer_add_printf(
 		    out,
 		    "modgate_request_duration_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %llu\n"
-		    "modgate_request_duration_seconds_sum{kind=\"%s\"} %.3f\n"
+		    "modgate_request_duration_seconds_sum{kind=\"%s\"} %.6f\n"
 		    "modgate_request_duration_seconds_count{kind=\"%s\"} %llu\n",
 		    kind_names[k], (unsigned long long)cum, kind_names[k],
-		    m->duration_ms_sum[k] / 1000.0, kind_names[k], (unsigned long long)cum);
+		    m->duration_us_sum[k] / 1e6, kind_names[k], (unsigned long long)cum);
 	}
 	evbuffer_add_printf(out, "# HELP modgate_cache_results_total How requests were answered.\n"
 	                         "# TYPE modgate_cache_results_total counter\n");

@@ -45,7 +45,7 @@ struct metrics {
 	/* Time from a request's arrival to its end, per kind: counts per
 	 * bucket of metrics_duration_le (not cumulative; the last is +Inf). */
 	uint64_t duration[METRICS_KINDS][METRICS_DURATION_BUCKETS];
-	uint64_t duration_ms_sum[METRICS_KINDS];
+	uint64_t duration_us_sum[METRICS_KINDS];
 	uint64_t cache[METRICS_CACHE];
 	uint64_t bytes_served;
 	uint64_t refusals[METRICS_REFUSALS];
@@ -55,9 +55,9 @@ struct metrics {
 
 /* Counts one finished request: its URL path (for the kind), status, the
  * X-Modgate-Cache value it carried (NULL if none), body bytes sent and how
- * long it took, in ms. */
+ * long it took, in microseconds. */
 void metrics_request(struct metrics *m, const char *path, int status, const char *cache_state,
-                     uint64_t bytes, int64_t ms);
+                     uint64_t bytes, int64_t us);
 
 /* Counts one refusal. */
 void metrics_refusal(struct metrics *m, enum metrics_refusal why);

@@ -52,6 +52,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How much of a streamed body may sit in a socket's output buffer: enough
@@ -99,6 +100,7 @@ struct server {
 struct access {
 	struct server *srv;
 	int64_t start_ms;
+	int64_t start_us;     /* the same, finer, for the duration histogram */
 	int64_t end_ms;       /* when its last byte was queued; 0: at its end */
 	char id[72];          /* X-Request-Id: the client's, or made here */
 	const char *upstream; /* the upstream that answered (borrowed from the pool set) */
@@ -420,6 +422,15 @@ static void access_log(struct access *a, evhtp_request_t *req, const char *path,
 	json_decref(o);
 }
 
+/* The monotonic clock flight_now_ms reads, in microseconds. */
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Counts a finished request for /metrics and writes its access line. */
 static void account(struct access *a, evhtp_request_t *req, int status)
 {
@@ -428,8 +439,7 @@ static void account(struct access *a, evhtp_request_t *req, int status)
 	const char *path = req->uri && req->uri->path ? req->uri->path->full : NULL;
 	uint64_t bytes = len && !is_head(req) ? strtoull(len, NULL, 10) : 0;
 
-	metrics_request(&a->srv->metrics, path, status, cache, bytes,
-	                flight_now_ms() - a->start_ms);
+	metrics_request(&a->srv->metrics, path, status, cache, bytes, now_us() - a->start_us);
 	access_log(a, req, path, status, cache, bytes);
 }
 
@@ -1047,7 +1057,8 @@ static struct access *start_access(struct server *s, evhtp_request_t *req)
 	if (!a)
 		return NULL;
 	a->srv = s;
-	a->start_ms = flight_now_ms();
+	a->start_us = now_us();
+	a->start_ms = a->start_us / 1000;
 	if (n > 0 && n <= 64 &&
 	    strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") ==
 	        n)
