@@ -846,6 +846,7 @@ static void write_page(void *arg, struct evbuffer *out)
 	    .reloads_refused = s->reloads_refused,
 	    .last_reload_at = s->last_reload_at,
 	    .last_reload_ok = s->last_reload_ok,
+	    .tls_not_after = tls_listener_not_after(s->tls),
 	};
 
 	if (!s->usage_known || flight_now_ms() - s->usage_at_ms > USAGE_MAX_AGE_MS)
@@ -910,6 +911,14 @@ static void write_metrics(void *arg, struct evbuffer *out)
 	    MODGATE_VERSION, (long long)s->started, s->generation,
 	    (unsigned long long)s->reloads_refused, s->last_reload_ok, s->clients.n,
 	    (unsigned long long)s->clients.refused, strmap_len(s->env.flights));
+	if (s->tls)
+		evbuffer_add_printf(
+		    out,
+		    "# HELP modgate_tls_certificate_expiry_timestamp_seconds When the "
+		    "certificate served expires (its notAfter), in Unix time.\n"
+		    "# TYPE modgate_tls_certificate_expiry_timestamp_seconds gauge\n"
+		    "modgate_tls_certificate_expiry_timestamp_seconds %lld\n",
+		    (long long)tls_listener_not_after(s->tls));
 	evbuffer_add_printf(out,
 	                    "# HELP modgate_admin_denied_total Admin changes refused: no or "
 	                    "wrong token, or no token and not from this host.\n"

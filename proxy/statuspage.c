@@ -228,6 +228,22 @@ static void process(struct evbuffer *out, const struct statuspage_info *info)
 		          "configuration file is not what runs (see the log)</b>");
 	}
 	evbuffer_add_printf(out, ".</p>\n");
+	if (info->tls_not_after) {
+		long long left = (long long)info->tls_not_after - (long long)now;
+		long long days = (left < 0 ? -left : left) / 86400;
+
+		gmtime_r(&info->tls_not_after, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		/* Two weeks: certbot renews a month ahead, so a certificate this
+		 * close to its end was not renewed, or not reloaded. */
+		evbuffer_add_printf(
+		    out, "<p>TLS certificate %s %s (%s%lld day%s%s)%s.</p>\n",
+		    left < 0 ? "expired" : "valid until", when, left < 0 ? "" : "in ", days,
+		    days == 1 ? "" : "s", left < 0 ? " ago" : "",
+		    left < 14 * 86400 ? ": <b class=\"expiring\" "
+		                        "style=\"color:#b91c1c\">renew it and reload</b>"
+		                      : "");
+	}
 }
 
 void statuspage_write(struct evbuffer *out, struct pool_set *ps, const struct statuspage_info *info,

@@ -37,6 +37,7 @@ struct statuspage_info {
 	uint64_t reloads_refused;
 	time_t last_reload_at; /* 0: none */
 	int last_reload_ok;
+	time_t tls_not_after; /* the served certificate's expiry; 0: no TLS */
 };
 
 /* The newest records this page lists. */

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* One pair as read from its files. */
 struct pair {
@@ -37,6 +38,9 @@ struct tls_listener {
 	/* libevhtp keeps a pointer to it (htp->ssl_cfg) for as long as htp. */
 	evhtp_ssl_cfg_t cfg;
 	SSL_CTX *next; /* prepared by a reload, not yet installed */
+	/* The leaf certificate's notAfter, installed and prepared (Unix time,
+	 * 0 if unreadable). */
+	time_t not_after, next_not_after;
 };
 
 /* libevhtp's evhtp_ssl_init loads pemfile and privfile itself, ignoring
@@ -285,6 +289,17 @@ static SSL_CTX *make_ctx(struct tls_listener *l, const struct pair *p, const cha
 	return ctx;
 }
 
+/* When p's leaf certificate expires, as Unix time; 0 if it cannot say. */
+static time_t leaf_not_after(const struct pair *p)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!ASN1_TIME_to_tm(X509_get0_notAfter(p->leaf), &tm))
+		return 0;
+	return timegm(&tm);
+}
+
 struct tls_listener *tls_listener_new(evhtp_t *htp, const char *cert, const char *key, char *err,
                                       size_t errlen)
 {
@@ -307,6 +322,7 @@ struct tls_listener *tls_listener_new(evhtp_t *htp, const char *cert, const char
 		free(l);
 		return NULL;
 	}
+	l->not_after = leaf_not_after(&p);
 	ctx = make_ctx(l, &p, cert, err, errlen);
 	pair_free(&p);
 	if (!ctx) {
@@ -332,6 +348,7 @@ int tls_listener_prepare(struct tls_listener *l, const char *cert, const char *k
 		pair_free(&p);
 		return -1;
 	}
+	l->next_not_after = leaf_not_after(&p);
 	l->next = make_ctx(l, &p, cert, err, errlen);
 	pair_free(&p);
 	return l->next ? 0 : -1;
@@ -345,6 +362,7 @@ void tls_listener_commit(struct tls_listener *l)
 		return;
 	l->htp->ssl_ctx = l->next;
 	l->next = NULL;
+	l->not_after = l->next_not_after;
 	/* Each open connection's SSL holds a reference of its own. */
 	SSL_CTX_free(old);
 }
@@ -353,6 +371,11 @@ void tls_listener_abort(struct tls_listener *l)
 {
 	SSL_CTX_free(l->next);
 	l->next = NULL;
+}
+
+time_t tls_listener_not_after(const struct tls_listener *l)
+{
+	return l ? l->not_after : 0;
 }
 
 void tls_listener_free(struct tls_listener *l)

@@ -19,6 +19,7 @@
 
 #include <evhtp.h>
 #include <stddef.h>
+#include <time.h>
 
 /* SHA-256 over the DER of every certificate of the chain file, in order. */
 #define TLS_FINGERPRINT_LEN 32
@@ -63,6 +64,10 @@ void tls_listener_commit(struct tls_listener *l);
 
 /* Drops a prepared context, if any. */
 void tls_listener_abort(struct tls_listener *l);
+
+/* When the certificate served now expires (its notAfter, Unix time); 0
+ * for NULL or a date OpenSSL cannot read. */
+time_t tls_listener_not_after(const struct tls_listener *l);
 
 /* Frees l (NULL is fine); a prepared context is dropped. */
 void tls_listener_free(struct tls_listener *l);

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,24 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 // issue writes a server certificate for 127.0.0.1 with the serial given to
 // certFile and its key to keyFile, over whatever they held (a renewal in
 // place): ECDSA P-256, or RSA 2048 when rsaKey.
+// certExpiry is the notAfter of the certificate of serial: a day and
+// serial hours from now, to the second, so each renewal's differs.
+func certExpiry(serial int64) time.Time {
+	return time.Now().Add(24*time.Hour + time.Duration(serial)*time.Hour).Truncate(time.Second)
+}
+
+// expiryMetric is modgate_tls_certificate_expiry_timestamp_seconds.
+func expiryMetric(t *testing.T, m *modgate) int64 {
+	t.Helper()
+	var v int64
+	for _, l := range strings.Split(metricsText(t, m), "\n") {
+		if rest, ok := strings.CutPrefix(l, "modgate_tls_certificate_expiry_timestamp_seconds "); ok {
+			v, _ = strconv.ParseInt(rest, 10, 64)
+		}
+	}
+	return v
+}
+
 func (ca *testCA) issue(t *testing.T, serial int64, certFile, keyFile string, rsaKey bool) {
 	t.Helper()
 	var key crypto.Signer
@@ -91,7 +110,7 @@ func (ca *testCA) issue(t *testing.T, serial int64, certFile, keyFile string, rs
 		Subject:      pkix.Name{CommonName: "127.0.0.1"},
 		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotAfter:     certExpiry(serial),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
@@ -339,9 +358,21 @@ func TestTLSRotation(t *testing.T) {
 		t.Errorf("after the refused reload: serial %d, want the old 3", serial)
 	}
 
+	want := certExpiry(3).Unix()
+	if got := expiryMetric(t, m); got < want-60 || got > want {
+		t.Errorf("expiry metric after the refused reloads: %d, want serial 3's, %d", got, want)
+	}
 	ca.issue(t, 5, certFile, keyFile, false)
 	if line = hup(t, m); !strings.Contains(line, `"result":"accepted"`) {
 		t.Fatalf("reload with the pair fixed: %s", line)
+	}
+	// The certificate served now: 2 hours later than serial 3's.
+	want = certExpiry(5).Unix()
+	if got := expiryMetric(t, m); got < want-60 || got > want {
+		t.Errorf("expiry metric after the renewal: %d, want serial 5's, %d", got, want)
+	}
+	if _, _, page := get(t, "http://"+m.Admin+"/"); !strings.Contains(string(page), "TLS certificate valid until "+time.Unix(expiryMetric(t, m), 0).UTC().Format("2006-01-02 15:04:05")+" UTC (in 1 day)") {
+		t.Errorf("the status page does not show the expiry")
 	}
 	if serial, _ := servedSerial(t, m, ca); serial != 5 {
 		t.Errorf("after the fixed reload: serial %d, want 5", serial)

@@ -105,6 +105,26 @@ static void test_page(void **state)
 	s = text_of(b);
 	assert_non_null(strstr(s, "was accepted.</p>"));
 	assert_null(strstr(s, "refused:"));
+	assert_null(strstr(s, "TLS certificate"));
+	free(s);
+
+	/* TLS: the expiry, in red from two weeks before */
+	in.tls_not_after = time(NULL) + 40 * 86400 + 3600;
+	statuspage_write(b, ps, &in, 0);
+	s = text_of(b);
+	assert_non_null(strstr(s, " (in 40 days).</p>"));
+	assert_null(strstr(s, "renew it"));
+	free(s);
+	in.tls_not_after = time(NULL) + 86400 + 3600;
+	statuspage_write(b, ps, &in, 0);
+	s = text_of(b);
+	assert_non_null(strstr(s, " (in 1 day): <b class=\"expiring\""));
+	free(s);
+	in.tls_not_after = 1764032400; /* 2025-11-25 01:00:00 UTC */
+	statuspage_write(b, ps, &in, 0);
+	s = text_of(b);
+	assert_non_null(strstr(s, "<p>TLS certificate expired 2025-11-25 01:00:00 UTC ("));
+	assert_non_null(strstr(s, " days ago): <b class=\"expiring\""));
 	free(s);
 
 	/* no quarantine folder at all: "none" */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy/tls.h"
@@ -237,6 +238,10 @@ static void test_listener(void **state)
 	assert_int_equal(certs_in(first), 1);
 	assert_int_equal(SSL_CTX_get_min_proto_version(first), TLS1_2_VERSION);
 	assert_int_equal(SSL_CTX_get_verify_mode(first), SSL_VERIFY_NONE);
+	/* tlsgen makes certificates valid for a day from now */
+	if (labs((long)(tls_listener_not_after(l) - (time(NULL) + 86400))) > 60)
+		fail_msg("not after %lld, now %lld", (long long)tls_listener_not_after(l),
+		         (long long)time(NULL));
 
 	/* A reload with a broken pair: the running context stays as it was. */
 	assert_int_equal(tls_listener_prepare(l, at("l.crt"), at("m.key"), fp1, err, sizeof(err)),
@@ -263,6 +268,7 @@ static void test_listener(void **state)
 	assert_ptr_equal(htp->ssl_ctx, first);
 	tls_listener_commit(l);
 	assert_ptr_not_equal(htp->ssl_ctx, first);
+	assert_true(tls_listener_not_after(l) > time(NULL));
 	assert_int_equal(serial_of(htp->ssl_ctx), 23);
 	assert_int_equal(certs_in(htp->ssl_ctx), 1);
 	assert_int_equal(SSL_CTX_get_min_proto_version(htp->ssl_ctx), TLS1_2_VERSION);
