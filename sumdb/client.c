@@ -303,8 +303,9 @@ static void on_tile(void *arg, int status, const char *body, size_t len, int cac
 				           l->c->verifier.name, path, err ? err : "fetch failed");
 			else
 				set_result(l, SUMDB_UNAVAILABLE,
-				           "checksum database %s: %s: HTTP %d", l->c->verifier.name,
-				           path, status);
+				           "checksum database %s: %s: HTTP %d%s%.200s",
+				           l->c->verifier.name, path, status,
+				           err && *err ? ": " : "", err ? err : "");
 		} else if (!(s->data = malloc(len ? len : 1))) {
 			l->failed = 1;
 			set_result(l, SUMDB_UNAVAILABLE, "out of memory");
@@ -447,8 +448,10 @@ static void on_lookup(void *arg, int status, const char *body, size_t len, int c
 			set_result(l, SUMDB_UNAVAILABLE, "checksum database %s: lookup %s: %s",
 			           c->verifier.name, l->esc, errmsg ? errmsg : "fetch failed");
 		else
-			set_result(l, SUMDB_UNAVAILABLE, "checksum database %s: lookup %s: HTTP %d",
-			           c->verifier.name, l->esc, status);
+			set_result(l, SUMDB_UNAVAILABLE,
+			           "checksum database %s: lookup %s: HTTP %d%s%.200s",
+			           c->verifier.name, l->esc, status, errmsg && *errmsg ? ": " : "",
+			           errmsg ? errmsg : "");
 		finish(l);
 		return;
 	}
