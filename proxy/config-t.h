@@ -205,6 +205,10 @@ struct config {
 	char sumdb_name[CONFIG_HOST_MAX];
 	char sumdb_key[CONFIG_SUMDB_KEY_MAX];
 	char sumdb_url[CONFIG_URL_MAX];
+	/* With sumdb_url: 0 for no credential, else config.creds[cred - 1],
+	 * the netrc entry of the URL's host[:port] (as the go command sends
+	 * for GOSUMDB). Always 0 without sumdb_url. */
+	int sumdb_cred;
 
 	/* GONOSUMDB patterns (else GOPRIVATE's): modules not checked against
 	 * the database but pinned on first use. */
@@ -261,10 +265,10 @@ struct config {
 	struct config_cred creds[CONFIG_MAX_CREDS];
 	int n_creds;
 
-	/* The netrc file for upstreams without credentials of their own
-	 * ([upstream] netrc): "" for none. netrc_optional is 1 when the path is
-	 * the go command's default ($NETRC, else $HOME/.netrc), which may be
-	 * missing; a path the file names must exist. */
+	/* The netrc file for upstreams without credentials of their own and
+	 * for the checksum database's URL ([upstream] netrc): "" for none. netrc_optional is 1 when
+	 * the path is the go command's default ($NETRC, else $HOME/.netrc), which may be missing; a
+	 * path the file names must exist. */
 	char netrc[CONFIG_PATH_MAX];
 	int netrc_optional;
 

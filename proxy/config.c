@@ -797,6 +797,7 @@ int config_parse_gosumdb(struct config *c, const char *value, char *err, size_t 
 	rest = p + n + strspn(p + n, " \t");
 	if (strcmp(first, "off") == 0 && !*rest) {
 		c->sumdb_name[0] = c->sumdb_key[0] = c->sumdb_url[0] = '\0';
+		c->sumdb_cred = 0;
 		return 0;
 	}
 	if (*rest) {
@@ -846,6 +847,8 @@ int config_parse_gosumdb(struct config *c, const char *value, char *err, size_t 
 	snprintf(c->sumdb_name, sizeof(c->sumdb_name), "%s", v.name);
 	snprintf(c->sumdb_key, sizeof(c->sumdb_key), "%s", first);
 	snprintf(c->sumdb_url, sizeof(c->sumdb_url), "%s", url);
+	/* The loaders look the new URL's host up in netrc afterwards. */
+	c->sumdb_cred = 0;
 	return 0;
 }
 
@@ -1145,6 +1148,7 @@ static void drop_netrc_creds(struct config *c)
 	c->n_creds = n;
 	for (int i = 0; i < c->n_upstreams; i++)
 		c->upstreams[i].cred = map[c->upstreams[i].cred];
+	c->sumdb_cred = map[c->sumdb_cred];
 	for (int i = 0; i < c->n_pools; i++)
 		for (int j = 0; j < c->pools[i].n_upstreams; j++)
 			c->pools[i].upstreams[j].cred = map[c->pools[i].upstreams[j].cred];
@@ -1168,20 +1172,26 @@ static int url_machine(const char *url, char *out, size_t outlen)
 	return 1;
 }
 
-/* Gives every upstream without a credential of its own the netrc entry of
- * its host, if c->netrc has one. 0, or -1 with err. */
+/* Gives every upstream without a credential of its own, and the checksum
+ * database's URL, the netrc entry of its host, if c->netrc has one. 0, or
+ * -1 with err. */
 static int apply_netrc(struct config *c, char *err, size_t errlen)
 {
 	char *text = NULL, login[CONFIG_SECRET_MAX], password[CONFIG_SECRET_MAX], why[160];
 	size_t n = 0;
 	int rc = -1;
-	int *refs[CONFIG_MAX_UPSTREAMS + CONFIG_MAX_POOLS * CONFIG_MAX_POOL_UPSTREAMS];
-	const char *urls[CONFIG_MAX_UPSTREAMS + CONFIG_MAX_POOLS * CONFIG_MAX_POOL_UPSTREAMS];
+	int *refs[CONFIG_MAX_UPSTREAMS + CONFIG_MAX_POOLS * CONFIG_MAX_POOL_UPSTREAMS + 1];
+	const char *urls[CONFIG_MAX_UPSTREAMS + CONFIG_MAX_POOLS * CONFIG_MAX_POOL_UPSTREAMS + 1];
 	int n_refs = 0;
 
 	drop_netrc_creds(c);
+	c->sumdb_cred = 0;
 	if (!c->netrc[0])
 		return 0;
+	if (c->sumdb_url[0]) {
+		refs[n_refs] = &c->sumdb_cred;
+		urls[n_refs++] = c->sumdb_url;
+	}
 	for (int i = 0; i < c->n_upstreams; i++) {
 		if (c->upstreams[i].kind != CONFIG_UP_URL || c->upstreams[i].cred)
 			continue;
@@ -2718,6 +2728,7 @@ static int load_text(struct config *c, const char *text, size_t len, const char 
 	tmp->n_creds = 0;
 	for (int i = 0; i < tmp->n_upstreams; i++)
 		tmp->upstreams[i].cred = 0;
+	tmp->sumdb_cred = 0;
 	ld->c = tmp;
 	ld->p = text;
 	ld->end = text + len;
@@ -2935,6 +2946,11 @@ const char *config_upstream_redacted(const struct config_upstream *u, char *buf,
 	else
 		redact_url(u->url, buf, len);
 	return buf;
+}
+
+const struct config_cred *config_cred_of(const struct config *c, int cred)
+{
+	return cred > 0 && cred <= c->n_creds ? &c->creds[cred - 1] : NULL;
 }
 
 const char *config_cred_describe(const struct config_cred *k, char *buf, size_t len)

@@ -36,7 +36,8 @@ void config_init_defaults(struct config *c);
  *   GONOSUMDB, else GOPRIVATE      -> nosumdb
  *   NETRC, else HOME + "/.netrc"   -> netrc, netrc_optional = 1
  * with the go command's syntax and meaning; then the upstreams without a
- * credential take their netrc entry, as config_load_file says. A GOPROXY
+ * credential, and the database's URL, take their netrc entry, as
+ * config_load_file says. A GOPROXY
  * URL may carry user[:password]@ here, as for the go command. 0, or -1 with err naming the
  * variable. */
 int config_apply_env(struct config *c, char *err, size_t errlen);
@@ -84,8 +85,9 @@ int config_is_nosumdb(const struct config *c, const char *module_path);
  * basic_env= is read while its line is (an error names that line; a secret
  * file group or others may read is logged as a warning); URLs with
  * user[:password]@ and inline secrets (token=...) are refused. Once the file
- * is read, every upstream without a credential takes the netrc entry of its
- * host[:port] (see netrc.h) from c->netrc, if any.
+ * is read, every upstream without a credential, and the checksum database's
+ * URL (sumdb_cred), takes the netrc entry of its host[:port] (see netrc.h)
+ * from c->netrc, if any.
  *
  * TLS: [server] tls_cert and tls_key are absolute paths, both or neither.
  * Once the rest of the file is good, the pair is read and checked
@@ -150,6 +152,11 @@ int config_route_for(const struct config *c, const char *module_path, int *pool_
  * which keeps the user name: a token is often passed as one). Pure;
  * callable from anywhere. */
 const char *config_upstream_redacted(const struct config_upstream *u, char *buf, size_t len);
+
+/* The credential a 1-based cred index (config_upstream.cred, sumdb_cred,
+ * ...) names in c->creds, or NULL for 0 or an index out of range. Borrowed
+ * from c. Pure; callable from anywhere. */
+const struct config_cred *config_cred_of(const struct config *c, int cred);
 
 /* Writes how a credential is found, for logs and the admin endpoint, into
  * buf (len bytes, cut short if need be) and returns buf: "none" for NULL,

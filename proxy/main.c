@@ -152,12 +152,6 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	server_reload(arg, msg, sizeof(msg));
 }
 
-/* The credential an upstream's 1-based cred index names, or NULL. */
-static const struct config_cred *cred_of(const struct config *cfg, int cred)
-{
-	return cred > 0 && cred <= cfg->n_creds ? &cfg->creds[cred - 1] : NULL;
-}
-
 static int serve(const struct config *cfg, struct cli *cli)
 {
 	struct event_base *base;
@@ -203,8 +197,8 @@ static int serve(const struct config *cfg, struct cli *cli)
 		         cfg->upstreams[i].fallthrough_any ? " (|: any error moves on)" : "",
 		         cfg->upstreams[i].cred ? ", auth " : "",
 		         cfg->upstreams[i].cred
-		             ? config_cred_describe(cred_of(cfg, cfg->upstreams[i].cred), auth,
-		                                    sizeof(auth))
+		             ? config_cred_describe(config_cred_of(cfg, cfg->upstreams[i].cred),
+		                                    auth, sizeof(auth))
 		             : "");
 	}
 	for (i = 0; i < cfg->n_pools; i++) {
@@ -219,9 +213,16 @@ static int serve(const struct config *cfg, struct cli *cli)
 			log_info("pool %s: %s weight %d%s, auth %s", p->name,
 			         config_upstream_redacted(&tmp, shown, sizeof(shown)),
 			         p->upstreams[j].weight, p->upstreams[j].backup ? " (backup)" : "",
-			         config_cred_describe(cred_of(cfg, p->upstreams[j].cred), auth,
-			                              sizeof(auth)));
+			         config_cred_describe(config_cred_of(cfg, p->upstreams[j].cred),
+			                              auth, sizeof(auth)));
 		}
+	}
+	if (cfg->sumdb_url[0]) {
+		char auth[CONFIG_CRED_SOURCE_MAX + 64];
+
+		log_info(
+		    "checksum database %s at %s, auth %s", cfg->sumdb_name, cfg->sumdb_url,
+		    config_cred_describe(config_cred_of(cfg, cfg->sumdb_cred), auth, sizeof(auth)));
 	}
 	log_info("modgate %s listening on %s://%s:%d cache %s", MODGATE_VERSION,
 	         cfg->tls_cert[0] ? "https" : "http", cfg->listen_host, server_port(srv),

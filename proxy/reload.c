@@ -90,7 +90,7 @@ static int creds_equal(const struct config *a, const struct config *b)
 {
 	int i;
 
-	if (a->n_creds != b->n_creds)
+	if (a->n_creds != b->n_creds || a->sumdb_cred != b->sumdb_cred)
 		return 0;
 	for (i = 0; i < a->n_creds; i++) {
 		const struct config_cred *x = &a->creds[i], *y = &b->creds[i];

@@ -232,12 +232,14 @@ static const struct fetch_callbacks url_cb = {
 };
 
 /* Asks the database's own URL ([sumdb] database = KEY URL) for path, with
- * the deadlines of metadata from an upstream. 0, or -1 when the transfer
- * cannot start. */
+ * the deadlines of metadata from an upstream and the netrc entry of its
+ * host, if any (libcurl's own auth: never sent on to another host). 0, or
+ * -1 when the transfer cannot start. */
 static int url_fetch(struct verify *v, struct verify_dbfetch *q, const char *path,
                      const char *request_id)
 {
 	const struct config *cfg = v->env->cfg;
+	const struct config_cred *cred = config_cred_of(cfg, cfg->sumdb_cred);
 	char url[CONFIG_URL_MAX + FLIGHT_REL_MAX + 8];
 	struct fetch_opts o = {
 	    .connect_timeout_ms = cfg->connect_timeout_ms,
@@ -245,6 +247,10 @@ static int url_fetch(struct verify *v, struct verify_dbfetch *q, const char *pat
 	    .idle_timeout_ms = cfg->idle_timeout_ms,
 	    .total_timeout_ms = cfg->metadata_timeout_ms,
 	    .request_id = request_id,
+	    .auth = !cred                             ? FETCH_AUTH_NONE
+	            : cred->kind == CONFIG_CRED_BASIC ? FETCH_AUTH_BASIC
+	                                              : FETCH_AUTH_BEARER,
+	    .secret = cred ? cred->secret : NULL,
 	};
 
 	if ((size_t)snprintf(url, sizeof(url), "%s/%s", cfg->sumdb_url, path) >= sizeof(url))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -287,4 +288,93 @@ func TestChecksumDatabaseAtItsOwnURLStopWhileWaiting(t *testing.T) {
 	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
 		t.Errorf("the waiting client was answered (%d bytes, %v), want the connection closed", n, err)
 	}
+}
+
+// A database behind a front that wants basic auth: modgate sends the netrc
+// entry of the URL's host:port with its own lookups and tiles and with the
+// clients' /sumdb/ requests it passes on, as the go command does for
+// GOSUMDB; never to the origin a redirect names; never in a log line, a
+// status page, a metric, an answer or the dump. Without the entry,
+// verification fails with a 502 naming the database.
+func TestChecksumDatabaseAtItsOwnURLNetrc(t *testing.T) {
+	const name = "sum.corp.example"
+	proxy := newUpstream(t)
+	db := newUpstream(t)
+	vkey, err := db.EnableSumDB(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, pass := secret(t, "usr"), secret(t, "pw")
+	guarded := startFront(t, db.URL(), basicHeader(user, pass))
+	elsewhere := startFront(t, db.URL(), "") // the same database, another port
+	guarded.redirect = func(r *http.Request) string {
+		if strings.HasSuffix(r.URL.Path, "/latest") {
+			return elsewhere.URL + r.URL.Path
+		}
+		return ""
+	}
+	host := strings.TrimPrefix(guarded.URL, "http://")
+	netrc := writeSecret(t, "netrc", "machine "+host+" login "+user+" password "+pass+"\n", 0o600)
+	dbURL := guarded.URL + "/sumdb/" + name
+	conf := func(netrc string) string {
+		return fmt.Sprintf("[upstream]\nnetrc = %s\n[sumdb]\ndatabase = %s %s\n", netrc, vkey, dbURL)
+	}
+	m := startModgate(t, options{proxy: proxy.URL(), env: map[string]string{"GONOSUMDB": ""},
+		extra: conf(netrc)})
+	sumPath := func(rest string) string { return "/sumdb/" + name + "/" + rest }
+
+	// modgate verifies what it caches: its own lookup and tiles went
+	// through the front, with the credential.
+	want := fixtureModule(t, proxy, "example.com/fix/a", "v1.1.0")
+	if d := download(t, goEnv2(t, m.URL, vkey), "example.com/fix/a@v1.1.0"); d.Error != "" || d.Sum != want.Sum {
+		t.Fatalf("verified download: %+v", d)
+	}
+	if db.SumDBCount("lookup") < 1 || len(guarded.seen()) == 0 || guarded.refused != 0 {
+		t.Errorf("the database saw %d lookups; the front %d requests, %d refused",
+			db.SumDBCount("lookup"), len(guarded.seen()), guarded.refused)
+	}
+	// A client's lookup passed through, with the credential too.
+	st, body := rawGet(t, m.URL, sumPath("lookup/example.com/fix/m01@v1.0.0"))
+	if st != 200 || !strings.Contains(body, "example.com/fix/m01 v1.0.0 h1:") {
+		t.Errorf("a client's lookup through modgate: %d %q", st, body)
+	}
+	// Redirected to another port: followed without the credential.
+	st, latest := rawGet(t, m.URL, sumPath("latest"))
+	if st != 200 || !strings.Contains(latest, name) {
+		t.Errorf("latest, redirected: %d %q", st, latest)
+	}
+	if got := elsewhere.seen(); len(got) != 1 || got[0] != "" {
+		t.Errorf("the redirect's target got Authorization %q", got)
+	}
+	if guarded.refused != 0 {
+		t.Errorf("the front refused %d requests", guarded.refused)
+	}
+	if !logShows(m, "checksum database "+name+" at "+dbURL+", auth basic from netrc (machine "+host+")") {
+		t.Errorf("the log does not say where the database's credential comes from")
+	}
+	out, err := runModgate(t, "-t", "-c", m.conf)
+	if err != nil || strings.Contains(out, user) || strings.Contains(out, pass) {
+		t.Errorf("modgate -t: %v\n%s", err, out)
+	}
+	assertNoSecret(t, m, []string{body, latest, out}, user, pass)
+
+	// Without the netrc entry the front refuses: nothing is verified, and
+	// the 502 names the database.
+	empty := writeSecret(t, "empty-netrc", "machine other.example login a password b\n", 0o600)
+	m2 := startModgate(t, options{proxy: proxy.URL(), env: map[string]string{"GONOSUMDB": ""},
+		extra: conf(empty)})
+	refused := guarded.refused
+	st, body = rawGet(t, m2.URL, "/example.com/fix/m02/@v/v1.0.0.mod")
+	if st != 502 || !strings.Contains(body, "checksum database "+name) ||
+		!strings.Contains(body, "HTTP 401: authorization required") {
+		t.Errorf("verification without the credential: %d %q", st, body)
+	}
+	st, body2 := rawGet(t, m2.URL, sumPath("lookup/example.com/fix/m01@v1.0.0"))
+	if st != 502 || !strings.Contains(body2, dbURL) || !strings.Contains(body2, "401") {
+		t.Errorf("a client's lookup without the credential: %d %q", st, body2)
+	}
+	if guarded.refused <= refused {
+		t.Errorf("the front refused nothing")
+	}
+	assertNoSecret(t, m2, []string{body, body2}, user, pass)
 }

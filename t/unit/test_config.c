@@ -79,6 +79,8 @@ static void assert_same_config(const struct config *a, const struct config *b)
 		assert_string_equal(a->creds[i].secret, b->creds[i].secret);
 	}
 	assert_string_equal(a->netrc, b->netrc);
+	assert_string_equal(a->sumdb_url, b->sumdb_url);
+	assert_int_equal(a->sumdb_cred, b->sumdb_cred);
 	assert_int_equal(a->admin_token.from, b->admin_token.from);
 	assert_string_equal(a->admin_token.source, b->admin_token.source);
 	assert_string_equal(a->admin_token.secret, b->admin_token.secret);
@@ -2558,6 +2560,78 @@ static void test_cred_netrc(void **state)
 	assert_null(strstr(err, "SeCrEt"));
 }
 
+#define TEST_SUMDB_KEY "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8"
+
+/* The secret of the database's credential once a config with netrc (a
+ * path, or "off") and "[sumdb] database = KEY url" (no URL when url is "")
+ * loads, or "" when it has none. */
+static const char *sumdb_secret(struct config *c, const char *netrc, const char *url)
+{
+	char err[1024], text[2048];
+
+	snprintf(text, sizeof(text), "[upstream]\nnetrc = %s\n[sumdb]\ndatabase = %s %s\n", netrc,
+	         TEST_SUMDB_KEY, url);
+	assert_int_equal(load(c, text, err, sizeof(err)), 0);
+	return c->sumdb_cred ? config_cred_of(c, c->sumdb_cred)->secret : "";
+}
+
+/* The checksum database's URL takes the netrc entry of its host[:port], as
+ * the go command's GOSUMDB does; another machine's entry is not its. */
+static void test_cred_netrc_sumdb(void **state)
+{
+	struct config c;
+	char err[1024], text[2048], desc[200];
+	const char *netrc = cred_file("dbnetrc", "machine a.example login na password np\n"
+	                                         "machine db.example login dl password DbSeCrEt\n"
+	                                         "machine db2.example:8443 login pl password pp\n");
+
+	(void)state;
+	snprintf(text, sizeof(text),
+	         "[upstream]\nproxy = https://a.example\nnetrc = %s\n"
+	         "[sumdb]\ndatabase = %s https://db.example/sumdb\n",
+	         netrc, TEST_SUMDB_KEY);
+	assert_int_equal(load(&c, text, err, sizeof(err)), 0);
+	assert_string_equal(config_cred_of(&c, c.sumdb_cred)->secret, "dl:DbSeCrEt");
+	assert_int_equal(config_cred_of(&c, c.sumdb_cred)->from, CONFIG_CRED_NETRC);
+	assert_string_equal(
+	    config_cred_describe(config_cred_of(&c, c.sumdb_cred), desc, sizeof(desc)),
+	    "basic from netrc (machine db.example)");
+	assert_string_equal(cred_of(&c, c.upstreams[0].cred)->secret, "na:np");
+	assert_int_equal(c.n_creds, 2);
+	roundtrip(&c);
+	{
+		char *dump = dump_to_string(&c);
+
+		assert_null(strstr(dump, "DbSeCrEt"));
+		free(dump);
+	}
+	/* another host's entry is not the database's */
+	assert_string_equal(sumdb_secret(&c, netrc, "https://other.example"), "");
+	/* a URL with a port matches host:port only, and host:port only a URL
+	 * with that port */
+	assert_string_equal(sumdb_secret(&c, netrc, "https://db.example:8443"), "");
+	assert_string_equal(sumdb_secret(&c, netrc, "https://db2.example"), "");
+	assert_string_equal(sumdb_secret(&c, netrc, "https://db2.example:8443/x"), "pl:pp");
+	/* no URL of its own, or netrc off: no credential */
+	assert_string_equal(sumdb_secret(&c, netrc, ""), "");
+	assert_string_equal(sumdb_secret(&c, "off", "https://db.example"), "");
+	assert_int_equal(c.n_creds, 0);
+	/* GOSUMDB and $NETRC, as the go command reads them */
+	snprintf(text, sizeof(text), "%s https://db.example", TEST_SUMDB_KEY);
+	setenv("GOSUMDB", text, 1);
+	setenv("NETRC", netrc, 1);
+	config_init_defaults(&c);
+	assert_int_equal(config_apply_env(&c, err, sizeof(err)), 0);
+	assert_string_equal(config_cred_of(&c, c.sumdb_cred)->secret, "dl:DbSeCrEt");
+	/* a file naming another database drops the old one's credential */
+	snprintf(text, sizeof(text), "[sumdb]\ndatabase = %s https://db.example:8443\n",
+	         TEST_SUMDB_KEY);
+	assert_int_equal(config_load_string(&c, text, "t.ini", err, sizeof(err)), 0);
+	assert_int_equal(c.sumdb_cred, 0);
+	assert_int_equal(c.n_creds, 0);
+	clear_env();
+}
+
 /* The environment: $NETRC, else ~/.netrc, either may be missing; GOPROXY
  * may carry user:password, as for the go command, shown redacted. */
 static void test_cred_env(void **state)
@@ -2987,6 +3061,7 @@ int main(void)
 	    cmocka_unit_test(test_cred_bad_secrets),
 	    cmocka_unit_test(test_cred_sharing),
 	    cmocka_unit_test(test_cred_netrc),
+	    cmocka_unit_test(test_cred_netrc_sumdb),
 	    cmocka_unit_test(test_cred_env),
 	    cmocka_unit_test(test_cred_dump),
 	    cmocka_unit_test(test_admin_token),
