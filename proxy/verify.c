@@ -42,22 +42,38 @@
 #define FOUND_MAX 20000
 
 struct check;
+struct db_share;
 
 static void decide_file(struct check *c);
 
-/* One fetch of a checksum database path for the client. */
+/* One fetch of a checksum database path, for modgate's own database client
+ * or for a client's /sumdb/ request. */
 struct verify_dbfetch {
 	struct verify *v;
 	LIST_ENTRY(verify_dbfetch) link;
 	sumdb_fetched_fn done;
 	void *arg;
-	struct flight_waiter w; /* through the pools */
-	struct fetch *fetch;    /* from the database's own URL */
-	struct evbuffer *buf;   /* ... its body */
-	long status;            /* ... its status */
-	struct event *ev;       /* an answer from the cache, delivered later */
-	char *data;             /* ... its bytes */
+	struct flight_waiter w;            /* through the pools */
+	struct db_share *share;            /* from the database's own URL */
+	LIST_ENTRY(verify_dbfetch) sharer; /* ... among share->fetches */
+	struct event *ev;                  /* an answer from the cache, delivered later */
+	char *data;                        /* ... its bytes */
 	size_t len;
+};
+
+/* One transfer from the database's own URL: every fetch of its path that
+ * starts while it runs joins it (as flights share an upstream object), so
+ * twenty clients asking one lookup cost the database one request, and all
+ * get the same answer. A fetch that leaves never stops it for the others;
+ * it dies with its last fetch, or once it has answered them all. */
+struct db_share {
+	struct verify *v;
+	char *path;           /* below /sumdb/NAME/: the key in v->shares */
+	struct fetch *fetch;  /* NULL once done */
+	struct evbuffer *buf; /* the body so far */
+	long status;
+	int answering;                       /* url_on_done is handing the answer out */
+	LIST_HEAD(, verify_dbfetch) fetches; /* who waits for the answer */
 };
 
 struct verify {
@@ -69,7 +85,8 @@ struct verify {
 	int tree_saving;
 	int closing;
 	LIST_HEAD(, verify_dbfetch) fetches;
-	struct strmap *found; /* "module@version" -> struct sumdb_client_result */
+	struct strmap *shares; /* path -> struct db_share running */
+	struct strmap *found;  /* "module@version" -> struct sumdb_client_result */
 	struct verify_stats stats;
 };
 
@@ -114,14 +131,36 @@ struct check {
 
 /* ---- the database client's fetches --------------------------------------- */
 
+static void share_free(struct db_share *s)
+{
+	if (s->path && strmap_get(s->v->shares, s->path) == s)
+		strmap_del(s->v->shares, s->path);
+	if (s->fetch)
+		fetch_cancel(s->fetch);
+	if (s->buf)
+		evbuffer_free(s->buf);
+	free(s->path);
+	free(s);
+}
+
+/* q no longer waits for its share's answer; the last one to leave stops the
+ * transfer, unless it is handing its answer out (url_on_done frees it). */
+static void share_leave(struct verify_dbfetch *q)
+{
+	struct db_share *s = q->share;
+
+	LIST_REMOVE(q, sharer);
+	q->share = NULL;
+	if (LIST_EMPTY(&s->fetches) && !s->answering)
+		share_free(s);
+}
+
 static void dbfetch_free(struct verify_dbfetch *q)
 {
 	LIST_REMOVE(q, link);
 	flight_leave(&q->w);
-	if (q->fetch)
-		fetch_cancel(q->fetch);
-	if (q->buf)
-		evbuffer_free(q->buf);
+	if (q->share)
+		share_leave(q);
 	if (q->ev)
 		event_free(q->ev);
 	free(q->data);
@@ -187,42 +226,54 @@ static void on_db_flight(struct flight_waiter *w)
 
 static int url_on_response(void *arg, long status, off_t content_length)
 {
-	struct verify_dbfetch *q = arg;
+	struct db_share *s = arg;
 
-	q->status = status;
+	s->status = status;
 	return content_length > SUMDB_CLIENT_BODY_MAX ? -1 : 0;
 }
 
 static int url_on_data(void *arg, const char *buf, size_t len)
 {
-	struct verify_dbfetch *q = arg;
+	struct db_share *s = arg;
 
-	if (evbuffer_get_length(q->buf) + len > SUMDB_CLIENT_BODY_MAX)
+	if (evbuffer_get_length(s->buf) + len > SUMDB_CLIENT_BODY_MAX)
 		return -1;
-	return evbuffer_add(q->buf, buf, len);
+	return evbuffer_add(s->buf, buf, len);
 }
 
+/* The transfer is over: every fetch that joined it gets the same answer.
+ * The share leaves the map first, so a fetch of the path started by a
+ * done callback asks the database afresh; a done callback that drops
+ * another waiting fetch only takes it off the list. */
 static void url_on_done(void *arg, enum fetch_result res, long status, const char *errmsg)
 {
-	struct verify_dbfetch *q = arg;
-	size_t len = evbuffer_get_length(q->buf), n;
-	const char *body = len ? (const char *)evbuffer_pullup(q->buf, -1) : "";
-	char msg[400];
+	struct db_share *s = arg;
+	size_t len = evbuffer_get_length(s->buf), n;
+	const char *body = len ? (const char *)evbuffer_pullup(s->buf, -1) : "";
+	char msg[400] = "";
+	struct verify_dbfetch *q;
 
-	q->fetch = NULL;
+	s->fetch = NULL;
+	s->answering = 1;
+	strmap_del(s->v->shares, s->path);
 	if (res != FETCH_OK) {
 		snprintf(msg, sizeof(msg), "%s: %.300s", fetch_result_str(res), errmsg);
-		deliver(q, 0, NULL, 0, 0, msg);
+		status = 0;
 	} else if (status != 200) {
 		/* The first line of the database's own explanation, for whoever
 		 * shows the failure to a person. */
 		for (n = 0; n < len && n < 300 && body[n] != '\n' && body[n] != '\r'; n++)
 			;
 		snprintf(msg, sizeof(msg), "%.*s", (int)n, body);
-		deliver(q, (int)status, NULL, 0, 0, msg);
-	} else {
-		deliver(q, 200, body, len, 0, NULL);
 	}
+	while ((q = LIST_FIRST(&s->fetches))) {
+		share_leave(q);
+		if (status == 200)
+			deliver(q, 200, body, len, 0, NULL);
+		else
+			deliver(q, (int)status, NULL, 0, 0, msg);
+	}
+	share_free(s);
 }
 
 static const struct fetch_callbacks url_cb = {
@@ -233,12 +284,15 @@ static const struct fetch_callbacks url_cb = {
 
 /* Asks the database's own URL ([sumdb] database = KEY URL) for path, with
  * the deadlines of metadata from an upstream and the netrc entry of its
- * host, if any (libcurl's own auth: never sent on to another host). 0, or
- * -1 when the transfer cannot start. */
+ * host, if any (libcurl's own auth: never sent on to another host); q
+ * joins the transfer of path already running, if there is one (which
+ * carries the request id of the fetch that started it). 0, or -1 when the
+ * transfer cannot start. */
 static int url_fetch(struct verify *v, struct verify_dbfetch *q, const char *path,
                      const char *request_id)
 {
 	const struct config *cfg = v->env->cfg;
+	struct db_share *s = strmap_get(v->shares, path);
 	const struct config_cred *cred = config_cred_of(cfg, cfg->sumdb_cred);
 	char url[CONFIG_URL_MAX + FLIGHT_REL_MAX + 8];
 	struct fetch_opts o = {
@@ -253,11 +307,23 @@ static int url_fetch(struct verify *v, struct verify_dbfetch *q, const char *pat
 	    .secret = cred ? cred->secret : NULL,
 	};
 
-	if ((size_t)snprintf(url, sizeof(url), "%s/%s", cfg->sumdb_url, path) >= sizeof(url))
-		return -1;
-	q->buf = evbuffer_new();
-	q->fetch = q->buf ? fetch_start(v->env->fetch, url, &o, &url_cb, q) : NULL;
-	return q->fetch ? 0 : -1;
+	if (!s) {
+		if ((size_t)snprintf(url, sizeof(url), "%s/%s", cfg->sumdb_url, path) >=
+		        sizeof(url) ||
+		    !(s = calloc(1, sizeof(*s))))
+			return -1;
+		s->v = v;
+		LIST_INIT(&s->fetches);
+		if (!(s->path = strdup(path)) || !(s->buf = evbuffer_new()) ||
+		    strmap_put(v->shares, path, s) < 0 ||
+		    !(s->fetch = fetch_start(v->env->fetch, url, &o, &url_cb, s))) {
+			share_free(s);
+			return -1;
+		}
+	}
+	q->share = s;
+	LIST_INSERT_HEAD(&s->fetches, q, sharer);
+	return 0;
 }
 
 /* Tiles are proven before they are cached, so one in the cache is good. */
@@ -1104,8 +1170,9 @@ struct verify *verify_new(struct flight_env *env, char *err, size_t errlen)
 	}
 	v->env = env;
 	LIST_INIT(&v->fetches);
+	v->shares = strmap_new();
 	v->found = strmap_new();
-	if (!v->found) {
+	if (!v->shares || !v->found) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1141,6 +1208,8 @@ struct verify *verify_new(struct flight_env *env, char *err, size_t errlen)
 	}
 	return v;
 fail:
+	if (v->shares)
+		strmap_free(v->shares);
 	if (v->found)
 		strmap_free(v->found);
 	free(v);
@@ -1166,6 +1235,7 @@ void verify_free(struct verify *v)
 		return;
 	strmap_sweep(v->found, drop_found, NULL);
 	strmap_free(v->found);
+	strmap_free(v->shares);
 	free(v);
 }
 

@@ -110,7 +110,11 @@ int verify_file(struct verify *v, const char *rel, const struct modpath_req *mp,
  * own lookups make there, with their deadlines (connect, first byte, idle;
  * metadata_timeout in all). Nothing is proven or cached here: the go
  * command proves what it gets, and the cache holds only what modgate's own
- * lookups proved. request_id (copied; NULL: none) goes with the request.
+ * lookups proved. A fetch of a path the database is being asked for
+ * already (by a client or modgate's own lookups) joins that transfer and
+ * gets its answer; the database sees one request, with the request_id
+ * (copied; NULL: none) of the fetch that started it. verify_db_cancel
+ * never stops a transfer others still wait on.
  * done runs once, later, from the loop — never from inside this call — with
  * the status (0: no answer; err then says why, as it says the first line of
  * a non-200 answer) and a 200's body; the fetch is freed when done returns.
