@@ -143,6 +143,20 @@ static void finish(CURLM *multi, CURL *e, CURLcode rc)
 	curl_easy_cleanup(e);
 }
 
+/* On a terminal, one line redrawn in place: a 30-cell bar, the files done,
+ * and the failures so far. Elsewhere (CI logs) nothing: the summary says it
+ * all once. */
+static void progress_bar(size_t done, size_t total, size_t failed)
+{
+	char bar[31];
+	size_t full = total ? done * 30 / total : 30;
+
+	memset(bar, '#', full);
+	memset(bar + full, '-', 30 - full);
+	bar[30] = '\0';
+	fprintf(stderr, "\rwarm [%s] %zu/%zu files, %zu failed", bar, done, total, failed);
+}
+
 int warm_run(const char *server, int parallel, int argc, char **argv)
 {
 	struct warm_list list = {0};
@@ -210,7 +224,7 @@ int warm_run(const char *server, int parallel, int argc, char **argv)
 
 			for (size_t i = 0; i < next; i++)
 				bad += jobs[i].out == FAILED;
-			fprintf(stderr, "\rwarm: %zu/%zu files, %zu failed", done, njobs, bad);
+			progress_bar(done, njobs, bad);
 		}
 		if (done < njobs)
 			curl_multi_poll(multi, NULL, 0, 200, NULL);

@@ -72,6 +72,41 @@ func TestWarmFromGoSum(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "2 module versions") {
 		t.Errorf("warm from go.mod: exit %d\n%s", code, out)
 	}
+	// Piped (as in CI logs): the summary alone, no progress line.
+	if strings.Contains(out, "\r") || strings.Contains(out, "warm [") {
+		t.Errorf("a progress line without a terminal:\n%q", out)
+	}
+}
+
+// On a terminal (script(1) gives warm a pseudo-terminal) a progress bar is
+// redrawn in place and ends full, before the summary.
+func TestWarmProgressBarOnATerminal(t *testing.T) {
+	u := newUpstream(t)
+	m := startModgate(t, options{proxy: u.URL()})
+	gosum := filepath.Join(t.TempDir(), "go.sum")
+	var lines []string
+	for _, mod := range []string{"example.com/fix/a", "example.com/fix/b"} {
+		mv := fixtureModule(t, u, mod, "v1.0.0")
+		lines = append(lines, mod+" v1.0.0 "+mv.Sum, mod+" v1.0.0/go.mod "+mv.GoModSum)
+	}
+	os.WriteFile(gosum, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "script", "-qefc", binary(t)+" warm --server "+m.URL+" "+gosum, "/dev/null")
+	cmd.Env = cleanEnv()
+	b, err := cmd.CombinedOutput()
+	out := string(b)
+	if err != nil {
+		t.Fatalf("warm on a terminal: %v\n%q", err, out)
+	}
+	last := strings.LastIndex(out, "\rwarm [")
+	if strings.Count(out, "\rwarm [") < 1 || last < 0 ||
+		!strings.HasPrefix(out[last:], "\rwarm [##############################] 6/6 files, 0 failed") {
+		t.Errorf("no full progress bar on the terminal:\n%q", out)
+	}
+	if i := strings.Index(out, "2 fetched, 0 already cached, 0 failed"); i < last {
+		t.Errorf("the summary is not after the bar:\n%q", out)
+	}
 }
 
 func mustRead(t *testing.T, p string) []byte {
