@@ -372,16 +372,21 @@ static void record_outcome(struct pool_member *m, struct breaker_permit *permit,
 		up->failures++;
 	else if (o == BREAKER_SUCCESS)
 		up->answers++;
+	const char *from = breaker_state_name(breaker_state(&up->breaker, now)), *to;
+
 	if (headers_ms >= 0)
 		pool_observe_latency(up, headers_ms);
 	if (!breaker_record(&up->breaker, permit, o, headers_ms >= 0 ? headers_ms : now - start,
 	                    now))
 		return;
 	breaker_counters(&up->breaker, &bc);
-	log_warn("upstream %s: breaker %s (%s; %u failures in a row, %d%% of the last %u calls)",
-	         up->shown, breaker_state_name(breaker_state(&up->breaker, now)),
-	         breaker_reason_name(bc.last_reason), bc.consecutive_failures, bc.failure_rate_pct,
-	         bc.window_calls);
+	to = breaker_state_name(breaker_state(&up->breaker, now));
+	log_event(LOG_WARN, "breaker",
+	          (const char *const[]){"upstream", up->shown, "from", from, "to", to, "reason",
+	                                breaker_reason_name(bc.last_reason), NULL},
+	          "upstream %s: breaker %s (%s; %u failures in a row, %d%% of the last %u calls)",
+	          up->shown, to, breaker_reason_name(bc.last_reason), bc.consecutive_failures,
+	          bc.failure_rate_pct, bc.window_calls);
 }
 
 static void record_attempt(struct pool_member *m, struct breaker_permit *permit, int64_t start,

@@ -149,12 +149,14 @@ static size_t json_escape(char *dst, size_t room, const char *s)
 	return n;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+/* One event line: msg formatted, with event and kv (see log_event) in the
+ * json format. */
+static void vlog(enum log_level level, const char *event, const char *const *kv, const char *fmt,
+                 va_list ap)
 {
-	char msg[2048], line[4200], stamp[32];
+	char msg[2048], line[6200], stamp[32];
 	struct tm tm;
 	time_t now;
-	va_list ap;
 	size_t n;
 
 	if (level < min_level)
@@ -162,13 +164,26 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	now = time(NULL);
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (json_events) {
-		n = (size_t)snprintf(line, sizeof(line),
-		                     "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", stamp,
+		n = (size_t)snprintf(line, sizeof(line), "{\"time\":\"%s\",\"level\":\"%s\"", stamp,
 		                     names[level]);
+		if (event) {
+			n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"event\":\"");
+			n += json_escape(line + n, sizeof(line) - n - 3, event);
+			line[n++] = '"';
+		}
+		for (; kv && kv[0] && n + 600 < sizeof(line); kv += 2) {
+			if (!kv[1])
+				continue;
+			line[n++] = ',';
+			line[n++] = '"';
+			n += json_escape(line + n, 64, kv[0]);
+			n += (size_t)snprintf(line + n, sizeof(line) - n, "\":\"");
+			n += json_escape(line + n, 512, kv[1]);
+			line[n++] = '"';
+		}
+		n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"msg\":\"");
 		n += json_escape(line + n, sizeof(line) - n - 3, msg);
 		line[n++] = '"';
 		line[n++] = '}';
@@ -181,6 +196,24 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	if (n >= sizeof(line))
 		n = sizeof(line) - 1;
 	emit(level, line, n);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, NULL, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_event(enum log_level level, const char *event, const char *const *kv, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, event, kv, fmt, ap);
+	va_end(ap);
 }
 
 int log_enabled(enum log_level level)

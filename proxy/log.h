@@ -1,6 +1,7 @@
 /*
  * log — event lines: "2026-11-25T03:17:12Z level message", or with the json
- * format {"time":"...","level":"...","msg":"..."}; and access lines
+ * format {"time":"...","level":"...","msg":"..."} (plus "event" and its
+ * fields for the events worth matching: log_event); and access lines
  * written as they are (log_line, one JSON object each). They go to stderr
  * (the default: journald takes it), syslog, or a file opened for appending
  * (log_reopen opens it again, for logrotate).
@@ -31,6 +32,13 @@ int log_configure(const char *output, int json, char *err, size_t errlen);
 int log_reopen(char *err, size_t errlen);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* An event a log pipeline may want to match on: with the json format
+ * {"time":...,"level":...,"event":EVENT,KEY:VALUE...,"msg":...}, where kv is
+ * a NULL-terminated list of key, value strings (a NULL value is left
+ * out); with the text format the line of log_msg(level, fmt, ...). */
+void log_event(enum log_level level, const char *event, const char *const *kv, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Whether lines at level are written. */
 int log_enabled(enum log_level level);

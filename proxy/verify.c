@@ -123,8 +123,9 @@ struct check {
 	struct sumdb_client_result lr;
 
 	/* After the decision. */
-	char *json;     /* the quarantine record */
-	char stem[128]; /* where the quarantine put it */
+	char *json;      /* the quarantine record */
+	char stem[128];  /* where the quarantine put it */
+	char reason[16]; /* why: mismatch, tamper, invalid */
 	enum cache_commit_result commit_rc;
 	char err[512];
 };
@@ -666,10 +667,18 @@ static void quarantine_done(void *arg)
 	struct check *c = arg;
 
 	c->busy = 0;
-	if (c->stem[0])
-		log_error("quarantined %s from %s as %s/%s/%s.json", c->rel, c->upstream,
-		          cache_store_root(c->v->env->store), CACHE_QUARANTINE_DIR, c->stem);
-	else
+	if (c->stem[0]) {
+		char record[CONFIG_PATH_MAX + 200];
+
+		snprintf(record, sizeof(record), "%s/%s/%s.json",
+		         cache_store_root(c->v->env->store), CACHE_QUARANTINE_DIR, c->stem);
+		log_event(LOG_ERROR, "quarantine",
+		          (const char *const[]){"module", c->module, "version", c->version, "kind",
+		                                c->kind == MODPATH_ZIP ? "zip" : "mod", "upstream",
+		                                c->upstream, "reason", c->reason, "record", record,
+		                                NULL},
+		          "quarantined %s from %s as %s", c->rel, c->upstream, record);
+	} else
 		log_error("could not quarantine %s: %s", c->rel, c->err);
 	if (c->stem[0])
 		c->v->stats.quarantined++;
@@ -708,6 +717,7 @@ static void reject(struct check *c, const char *reason, const char *expected, co
 	snprintf(o.message, sizeof(o.message),
 	         "modgate: %.300s from %.150s failed verification (%s): %.200s", c->rel,
 	         c->upstream, reason, detail);
+	snprintf(c->reason, sizeof(c->reason), "%s", reason);
 	c->json = quarantine_record(c, reason, expected, detail);
 	if (c->json && worker_submit(c->v->env->workers, quarantine_run, quarantine_done, c) == 0)
 		c->busy = 1;
@@ -762,7 +772,11 @@ static void decide(struct check *c)
 		snprintf(detail, sizeof(detail),
 		         "TAMPER: modgate committed %.400s with %s before; now received %s", c->rel,
 		         c->recorded, c->h1);
-		log_error("ALARM: upstream %s served different bytes for %s than modgate committed "
+		log_event(LOG_ERROR, "tamper",
+		          (const char *const[]){"module", c->module, "version", c->version,
+		                                "upstream", c->upstream, "recorded", c->recorded,
+		                                "received", c->h1, NULL},
+		          "ALARM: upstream %s served different bytes for %s than modgate committed "
 		          "before (recorded %s, received %s); refused",
 		          c->upstream, c->rel, c->recorded, c->h1);
 		reject(c, "tamper", c->recorded, detail);
@@ -781,7 +795,10 @@ static void decide(struct check *c)
 			    c->rel, c->lr.error);
 			return;
 		case SUMDB_SECURITY:
-			log_error("ALARM: %s", c->lr.error);
+			log_event(
+			    LOG_ERROR, "sumdb_alarm",
+			    (const char *const[]){"module", c->module, "version", c->version, NULL},
+			    "ALARM: %s", c->lr.error);
 			refuse(c, 502, "modgate: cannot verify %.200s: %.450s", c->rel,
 			       c->lr.error);
 			return;

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"modgate.test/t/fixtures/upstream"
 )
 
 // [log] output and format: every line — events as JSON objects, and the
@@ -88,4 +90,73 @@ func TestLogReopenedOnReload(t *testing.T) {
 	eventually(t, "the refused reload's event in a new file", func() bool {
 		return fileHas(file, `"event":"reload","result":"refused"`)
 	})
+}
+
+// With format = json, the events worth matching in a log pipeline carry
+// their fields, not only a sentence: a breaker opening (upstream, from,
+// to, reason), a quarantine (module, version, kind, upstream, reason,
+// record) and a tamper alarm (module, version, upstream, recorded,
+// received).
+func TestStructuredEventLines(t *testing.T) {
+	bad := newUpstream(t)
+	good := newUpstream(t)
+	bad.SetFault("*", upstream.Fault{Mode: upstream.ServerError})
+	m := startModgate(t, options{extra: "[log]\nformat = json\n[breaker]\nfailures = 2\n" +
+		poolINI("upstream = "+bad.URL()+"\nupstream = "+good.URL()+" backup\n")})
+	events := func(name string) []map[string]string {
+		var out []map[string]string
+		for _, l := range strings.Split(m.Log(), "\n") {
+			var v map[string]string
+			if json.Unmarshal([]byte(l), &v) == nil && v["event"] == name {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	for _, mod := range []string{"example.com/fix/a", "example.com/fix/b"} {
+		if st, _ := rawGet(t, m.URL, "/"+mod+"/@v/v1.0.0.info"); st != 200 {
+			t.Fatalf("%s through the backup: %d", mod, st)
+		}
+	}
+	var br []map[string]string
+	eventually(t, "a breaker event", func() bool { br = events("breaker"); return len(br) == 1 })
+	if e := br[0]; e["upstream"] != bad.URL() || e["from"] != "closed" || e["to"] != "open" ||
+		e["reason"] != "consecutive failures" || e["level"] != "warn" || !strings.Contains(e["msg"], "breaker open") {
+		t.Errorf("breaker event: %v", e)
+	}
+
+	// Tamper: a pinned zip leaves the cache and comes back different.
+	mod := "example.com/fix/m03"
+	want := fixtureModule(t, good, mod, "v1.0.0")
+	path := "/" + mod + "/@v/v1.0.0.zip"
+	if st, _ := rawGet(t, m.URL, path); st != 200 {
+		t.Fatalf("first zip: %d", st)
+	}
+	zip := cachePath(t, m.CacheDir, mod, "v1.0.0", ".zip")
+	waitCached(t, zip)
+	if err := os.Remove(zip); err != nil {
+		t.Fatal(err)
+	}
+	good.SetFault(path, upstream.Fault{Mode: upstream.Substitute})
+	// (502, or 503 since the other upstream's breaker is open.)
+	if st, _ := rawGet(t, m.URL, path); st == 200 {
+		t.Fatalf("substituted zip: %d", st)
+	}
+	var tamper, quar []map[string]string
+	eventually(t, "tamper and quarantine events", func() bool {
+		tamper, quar = events("tamper"), events("quarantine")
+		return len(tamper) == 1 && len(quar) == 1
+	})
+	if e := tamper[0]; e["module"] != mod || e["version"] != "v1.0.0" || e["upstream"] != good.URL() ||
+		e["recorded"] != want.Sum || e["received"] == "" || e["received"] == want.Sum || e["level"] != "error" ||
+		!strings.HasPrefix(e["msg"], "ALARM: ") {
+		t.Errorf("tamper event: %v", e)
+	}
+	if e := quar[0]; e["module"] != mod || e["version"] != "v1.0.0" || e["kind"] != "zip" ||
+		e["upstream"] != good.URL() || e["reason"] != "tamper" ||
+		!strings.HasPrefix(e["record"], filepath.Join(m.CacheDir, ".quarantine")+"/") {
+		t.Errorf("quarantine event: %v", e)
+	} else if _, err := os.Stat(e["record"]); err != nil {
+		t.Errorf("the record the event names: %v", err)
+	}
 }
