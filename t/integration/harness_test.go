@@ -141,12 +141,20 @@ func launchModgate(t *testing.T, o options, dir, cache string) (*modgate, error)
 		}
 		m.done <- m.cmd.Wait()
 	}()
+	// Ready when this modgate answers its own /metrics: both listeners
+	// are bound before its loop answers anything. A bare connect to the
+	// client port is not enough: another process (a fixture server of a
+	// package tested alongside) may have taken the port freePort found,
+	// and this modgate then fails to bind and exits.
+	probe := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-			return m, nil
+		if resp, err := probe.Get("http://" + m.Admin + "/metrics"); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 && strings.Contains(string(body), "\nmodgate_build_info{") {
+				return m, nil
+			}
 		}
 		select {
 		case err := <-m.done:
