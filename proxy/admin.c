@@ -13,7 +13,6 @@
 #include "proxy/log.h"
 #include "proxy/pool.h"
 
-#include <arpa/inet.h>
 #include <evhtp.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -285,20 +284,20 @@ static int from_loopback(evhtp_request_t *req)
 	return admin_peer_is_local(conn ? conn->saddr : NULL);
 }
 
-/* The client's address as text, for the log line of a refusal. */
-static const char *peer_text(evhtp_request_t *req, char *buf, size_t len)
+/* Refuses a change: counted, logged with the client's address and why
+ * (never a token), answered with status and body. Returns 0, for
+ * may_change. */
+static int deny(struct admin *a, evhtp_request_t *req, const char *path, int status,
+                const char *why, const char *body)
 {
-	evhtp_connection_t *conn = evhtp_request_get_connection(req);
-	const struct sockaddr *sa = conn ? conn->saddr : NULL;
-	const void *addr = NULL;
+	char peer[INET6_ADDRSTRLEN];
 
-	if (sa && sa->sa_family == AF_INET)
-		addr = &((const struct sockaddr_in *)sa)->sin_addr;
-	else if (sa && sa->sa_family == AF_INET6)
-		addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-	if (!addr || !inet_ntop(sa->sa_family, addr, buf, (socklen_t)len))
-		snprintf(buf, len, "?");
-	return buf;
+	if (conn_peer_text(evhtp_request_get_connection(req), peer, sizeof(peer)) < 0)
+		snprintf(peer, sizeof(peer), "?");
+	a->denied++;
+	log_warn("admin: refused POST %s from %s: %s", path, peer, why);
+	reply_line(req, status, body);
+	return 0;
 }
 
 /* Whether a request that changes something may: with [admin] token_file or
@@ -313,48 +312,39 @@ static int may_change(struct admin *a, evhtp_request_t *req, const char *path)
 	const char *origin = evhtp_header_find(req->headers_in, "Origin");
 	const char *site = evhtp_header_find(req->headers_in, "Sec-Fetch-Site");
 	size_t n = strlen(tok->secret);
-	char peer[INET6_ADDRSTRLEN];
+	char why[300];
 
 	/* No browser controls modgate: a web page (or a DNS-rebinding one)
 	 * open on this host could POST here without a preflight and pass the
 	 * loopback rule. Browsers send Origin with every POST, and
 	 * Sec-Fetch-Site; curl and modgate's own commands send neither. */
 	if (origin || (site && strcmp(site, "none") != 0)) {
-		a->denied++;
-		log_warn("admin: refused POST %s from %s: sent by a browser (Origin %.200s)", path,
-		         peer_text(req, peer, sizeof(peer)), origin ? origin : "none");
-		reply_line(req, 403, "modgate admin: changes are not taken from a browser");
-		return 0;
+		snprintf(why, sizeof(why), "sent by a browser (Origin %.200s)",
+		         origin ? origin : "none");
+		return deny(a, req, path, 403, why,
+		            "modgate admin: changes are not taken from a browser");
 	}
 	if (!tok->source[0]) {
 		if (from_loopback(req))
 			return 1;
-		a->denied++;
-		log_warn("admin: refused POST %s from %s: changes from another host need [admin] "
-		         "token_file or token_env",
-		         path, peer_text(req, peer, sizeof(peer)));
-		reply_line(req, 403,
-		           "modgate admin: changes from another host need a token: set [admin] "
-		           "token_file (or token_env) and send Authorization: Bearer TOKEN");
-		return 0;
+		return deny(a, req, path, 403,
+		            "changes from another host need [admin] token_file or token_env",
+		            "modgate admin: changes from another host need a token: set [admin] "
+		            "token_file (or token_env) and send Authorization: Bearer TOKEN");
 	}
 	/* Constant time over the token's length: a timing must not tell how
 	 * much of a guess was right. */
 	if (auth && strncasecmp(auth, "Bearer ", 7) == 0 && strlen(auth + 7) == n &&
 	    CRYPTO_memcmp(auth + 7, tok->secret, n) == 0)
 		return 1;
-	a->denied++;
-	log_warn("admin: refused POST %s from %s: %s", path, peer_text(req, peer, sizeof(peer)),
-	         auth ? "wrong token" : "no Authorization header");
 	evhtp_headers_add_header(
 	    req->headers_out,
 	    evhtp_header_new("WWW-Authenticate", "Bearer realm=\"modgate admin\"", 0, 0));
-	reply_line(req, 401,
-	           auth ? "modgate admin: wrong token"
-	                : "modgate admin: this endpoint needs Authorization: Bearer TOKEN (the "
-	                  "[admin] token); modgate reload and upstream send $MODGATE_ADMIN_TOKEN "
-	                  "or the token of the config they read");
-	return 0;
+	return deny(a, req, path, 401, auth ? "wrong token" : "no Authorization header",
+	            auth ? "modgate admin: wrong token"
+	                 : "modgate admin: this endpoint needs Authorization: Bearer TOKEN (the "
+	                   "[admin] token); modgate reload and upstream send $MODGATE_ADMIN_TOKEN "
+	                   "or the token of the config they read");
 }
 
 static void on_request(evhtp_request_t *req, void *arg)

@@ -2992,6 +2992,16 @@ int config_route_for(const struct config *c, const char *module_path, int *pool_
 	return CONFIG_ROUTE_NONE;
 }
 
+/* An optional key with nothing to write: the dump shows it as a comment,
+ * since an empty value would not load back. */
+static int optional_unset(const struct config *c, const struct config_key *k)
+{
+	if (k->kind == KEY_TOKEN)
+		return !c->admin_token.source[0] ||
+		       c->admin_token.from != (enum config_cred_from)k->min;
+	return k->kind == KEY_TLSFILE && !*((const char *)c + k->off);
+}
+
 void config_dump(const struct config *c, FILE *out)
 {
 	const char *section = NULL;
@@ -3006,13 +3016,7 @@ void config_dump(const struct config *c, FILE *out)
 			if (c->n_pools > 0 && strcmp(section, "upstream") == 0)
 				fputs("; not used while there are pools: [route] decides\n", out);
 		}
-		if (keys[i].kind == KEY_TOKEN &&
-		    (!c->admin_token.source[0] ||
-		     c->admin_token.from != (enum config_cred_from)keys[i].min)) {
-			fprintf(out, ";%s =\n", keys[i].name);
-			continue;
-		}
-		if (keys[i].kind == KEY_TLSFILE && !*((const char *)c + keys[i].off)) {
+		if (optional_unset(c, &keys[i])) {
 			fprintf(out, ";%s =\n", keys[i].name);
 			continue;
 		}

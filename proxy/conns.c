@@ -2,6 +2,7 @@
 
 #include "proxy/log.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
@@ -38,6 +39,22 @@ static evhtp_res on_fini(evhtp_connection_t *conn, void *arg)
 	if (s->n == 0 && s->on_empty)
 		s->on_empty(s->on_empty_arg);
 	return EVHTP_RES_OK;
+}
+
+int conn_peer_text(evhtp_connection_t *conn, char *buf, size_t len)
+{
+	const struct sockaddr *sa = conn ? conn->saddr : NULL;
+	const void *addr = NULL;
+
+	if (sa && sa->sa_family == AF_INET)
+		addr = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa && sa->sa_family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	if (addr && inet_ntop(sa->sa_family, addr, buf, (socklen_t)len))
+		return 0;
+	if (len > 0)
+		buf[0] = '\0';
+	return -1;
 }
 
 evhtp_res conn_set_on_accept(evhtp_connection_t *conn, void *arg)

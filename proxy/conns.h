@@ -33,6 +33,11 @@ void conn_set_init(struct conn_set *s, int max, const char *what);
  * TCP_NODELAY, or refuses it (logged) when the set is full. */
 evhtp_res conn_set_on_accept(evhtp_connection_t *conn, void *arg);
 
+/* The address of conn's client as text ("127.0.0.1", "::1") in buf (len
+ * bytes; INET6_ADDRSTRLEN is enough). 0; or -1 with buf "" when conn or
+ * its address is unknown. */
+int conn_peer_text(evhtp_connection_t *conn, char *buf, size_t len);
+
 /* The port a bound libevhtp listener got (useful with port 0), or -1. */
 int conn_listener_port(evhtp_t *htp);
 

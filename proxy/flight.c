@@ -40,12 +40,17 @@ static void drop_body(struct flight *f);
 static void cancel_hedge(struct flight *f);
 static void continue_walk(struct flight *f, int failed);
 
-int64_t flight_now_ms(void)
+int64_t flight_now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t flight_now_ms(void)
+{
+	return flight_now_us() / 1000;
 }
 
 /* Frees f; its transfers are over and nothing refers to it. */

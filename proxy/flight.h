@@ -163,6 +163,9 @@ void flight_verified(struct flight *f, const struct verify_outcome *o);
 /* The monotonic clock in milliseconds, as breakers and walks count time. */
 int64_t flight_now_ms(void);
 
+/* The same clock in microseconds, for durations shorter than a few ms. */
+int64_t flight_now_us(void);
+
 /* Detaches w. The flight keeps running for the cache if others need it or
  * its fetch is still going. Idempotent. Loop thread, also from inside w's
  * own notify callback. */

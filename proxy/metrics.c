@@ -49,7 +49,7 @@ static enum metrics_kind kind_of(const char *path)
 	return METRICS_OTHER;
 }
 
-/* The upper bounds of the request duration buckets, in ms: a cache hit
+/* The upper bounds of the request duration buckets, in µs: a cache hit
  * lands in the first ones, an upstream fetch in the middle, a deadline or a
  * big zip at the end. */
 static const int64_t duration_le_us[METRICS_DURATION_BUCKETS - 1] = {

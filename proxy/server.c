@@ -99,8 +99,7 @@ struct server {
 /* What the access log says of a request, from its start to its end. */
 struct access {
 	struct server *srv;
-	int64_t start_ms;
-	int64_t start_us;     /* the same, finer, for the duration histogram */
+	int64_t start_us;     /* flight_now_us() at its arrival */
 	int64_t end_ms;       /* when its last byte was queued; 0: at its end */
 	char id[72];          /* X-Request-Id: the client's, or made here */
 	const char *upstream; /* the upstream that answered (borrowed from the pool set) */
@@ -383,11 +382,10 @@ static void unhook(struct request_ctx *c)
  * how the cache answered it, the body bytes it announced. */
 /* One JSON line per request on stderr (log level info). */
 static void access_log(struct access *a, evhtp_request_t *req, const char *path, int status,
-                       const char *cache, uint64_t bytes)
+                       const char *cache, uint64_t bytes, int64_t us)
 {
 	struct modpath_req *mp;
 	char client[INET6_ADDRSTRLEN] = "", err[64], when[32], *line;
-	struct sockaddr *sa = evhtp_request_get_connection(req)->saddr;
 	int pstatus;
 	time_t now = time(NULL);
 	struct tm tm;
@@ -395,19 +393,15 @@ static void access_log(struct access *a, evhtp_request_t *req, const char *path,
 
 	if (!log_enabled(LOG_INFO))
 		return;
-	if (sa && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, client, sizeof(client));
-	else if (sa && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, client,
-		          sizeof(client));
+	conn_peer_text(evhtp_request_get_connection(req), client, sizeof(client));
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:i, s:I, s:I, s:s?, s:s?, s:i}", "time", when,
 	              "id", a->id, "client", client, "method",
 	              evhtp_request_get_method(req) == htp_method_HEAD ? "HEAD" : "GET", "path",
 	              path, "status", status, "bytes", (json_int_t)bytes, "ms",
-	              (json_int_t)(flight_now_ms() - a->start_ms), "cache", cache, "upstream",
-	              a->upstream, "attempts", a->attempts);
+	              (json_int_t)(us / 1000), "cache", cache, "upstream", a->upstream, "attempts",
+	              a->attempts);
 	mp = path && strncmp(path, "/sumdb/", 7) != 0 ? malloc(sizeof(*mp)) : NULL;
 	if (o && mp && modpath_parse_request(path, mp, &pstatus, err, sizeof(err)) == 0) {
 		json_object_set_new(o, "module", json_string(mp->module));
@@ -422,15 +416,6 @@ static void access_log(struct access *a, evhtp_request_t *req, const char *path,
 	json_decref(o);
 }
 
-/* The monotonic clock flight_now_ms reads, in microseconds. */
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Counts a finished request for /metrics and writes its access line. */
 static void account(struct access *a, evhtp_request_t *req, int status)
 {
@@ -438,9 +423,10 @@ static void account(struct access *a, evhtp_request_t *req, int status)
 	const char *cache = evhtp_header_find(req->headers_out, "X-Modgate-Cache");
 	const char *path = req->uri && req->uri->path ? req->uri->path->full : NULL;
 	uint64_t bytes = len && !is_head(req) ? strtoull(len, NULL, 10) : 0;
+	int64_t us = flight_now_us() - a->start_us;
 
-	metrics_request(&a->srv->metrics, path, status, cache, bytes, now_us() - a->start_us);
-	access_log(a, req, path, status, cache, bytes);
+	metrics_request(&a->srv->metrics, path, status, cache, bytes, us);
+	access_log(a, req, path, status, cache, bytes, us);
 }
 
 /* The fini hook of a request answered at once: arg is its struct access. */
@@ -1066,8 +1052,7 @@ static struct access *start_access(struct server *s, evhtp_request_t *req)
 	if (!a)
 		return NULL;
 	a->srv = s;
-	a->start_us = now_us();
-	a->start_ms = a->start_us / 1000;
+	a->start_us = flight_now_us();
 	if (n > 0 && n <= 64 &&
 	    strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") ==
 	        n)

@@ -206,10 +206,19 @@ static void quarantine(struct evbuffer *out, const char *cache_dir)
 
 /* Release, uptime and the last reload: "systemctl reload" succeeds even
  * when modgate refuses the file, so a refusal is shown in red here. */
+/* t as "2026-12-06 21:09:42 UTC" in when (32 bytes). */
+static const char *utc_text(time_t t, char *when)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(when, 32, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	return when;
+}
+
 static void process(struct evbuffer *out, const struct statuspage_info *info)
 {
 	char when[32];
-	struct tm tm;
 	time_t now = time(NULL);
 	long long up = info->started && now > info->started ? (long long)(now - info->started) : 0;
 
@@ -218,10 +227,8 @@ static void process(struct evbuffer *out, const struct statuspage_info *info)
 	    info->version ? info->version : "?", up / 86400, up / 3600 % 24, up / 60 % 60,
 	    info->reloads, (unsigned long long)info->reloads_refused);
 	if (info->last_reload_at) {
-		gmtime_r(&info->last_reload_at, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 		evbuffer_add_printf(
-		    out, "; the last one, %s, was %s", when,
+		    out, "; the last one, %s, was %s", utc_text(info->last_reload_at, when),
 		    info->last_reload_ok
 		        ? "accepted"
 		        : "<b class=\"refused\" style=\"color:#b91c1c\">refused: the "
@@ -232,14 +239,12 @@ static void process(struct evbuffer *out, const struct statuspage_info *info)
 		long long left = (long long)info->tls_not_after - (long long)now;
 		long long days = (left < 0 ? -left : left) / 86400;
 
-		gmtime_r(&info->tls_not_after, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 		/* Two weeks: certbot renews a month ahead, so a certificate this
 		 * close to its end was not renewed, or not reloaded. */
 		evbuffer_add_printf(
 		    out, "<p>TLS certificate %s %s (%s%lld day%s%s)%s.</p>\n",
-		    left < 0 ? "expired" : "valid until", when, left < 0 ? "" : "in ", days,
-		    days == 1 ? "" : "s", left < 0 ? " ago" : "",
+		    left < 0 ? "expired" : "valid until", utc_text(info->tls_not_after, when),
+		    left < 0 ? "" : "in ", days, days == 1 ? "" : "s", left < 0 ? " ago" : "",
 		    left < 14 * 86400 ? ": <b class=\"expiring\" "
 		                        "style=\"color:#b91c1c\">renew it and reload</b>"
 		                      : "");
